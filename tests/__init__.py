@@ -1,0 +1,1 @@
+"""Quarterdeck test suite."""
