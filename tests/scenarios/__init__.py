@@ -1,0 +1,1 @@
+"""Tests of the public scenario suite and the bench."""
