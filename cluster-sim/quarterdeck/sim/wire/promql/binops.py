@@ -1,0 +1,186 @@
+"""Binary operators: arithmetic, comparison (filtering or `bool`), and `and`/`or`/`unless`.
+
+Vector–vector arithmetic and comparison use one-to-one matching on all labels but the metric
+name, or on the `on(...)` labels, or ignoring the `ignoring(...)` ones; `group_left` and
+`group_right` are refused rather than approximated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import promql_parser as pp
+
+from quarterdeck.sim.wire.promql.errors import PromQLError, unsupported
+from quarterdeck.sim.wire.promql.values import (
+    METRIC_NAME,
+    FloatArray,
+    LabelKey,
+    Scalar,
+    StepSeries,
+    Value,
+    Vector,
+    build_vector,
+    drop_name,
+    label_key,
+)
+
+Op = Callable[[FloatArray, FloatArray], FloatArray]
+
+ARITHMETIC: dict[str, Op] = {
+    "+": np.add,
+    "-": np.subtract,
+    "*": np.multiply,
+    "/": np.divide,
+    "%": np.fmod,  # Go's math.Mod: the result takes the dividend's sign
+    "^": np.power,
+    "atan2": np.arctan2,
+}
+COMPARISON: dict[str, Op] = {
+    "==": np.equal,
+    "!=": np.not_equal,
+    ">": np.greater,
+    "<": np.less,
+    ">=": np.greater_equal,
+    "<=": np.less_equal,
+}
+SET_OPS = ("and", "or", "unless")
+
+
+def _calc(op: str, a: FloatArray, b: FloatArray) -> FloatArray:
+    fn = ARITHMETIC.get(op) or COMPARISON[op]
+    with np.errstate(all="ignore"):
+        return np.asarray(fn(a, b), dtype=np.float64)
+
+
+def binary(op: str, lhs: Value, rhs: Value, modifier: pp.BinModifier | None) -> Value:
+    if op not in ARITHMETIC and op not in COMPARISON and op not in SET_OPS:
+        raise unsupported(f"operator {op!r}")
+    return_bool = bool(modifier and modifier.return_bool)
+    if isinstance(lhs, Scalar) and isinstance(rhs, Scalar):
+        return Scalar(_calc(op, lhs.v, rhs.v))
+    if isinstance(lhs, Vector) and isinstance(rhs, Vector):
+        if op in SET_OPS:
+            return _set_op(op, lhs, rhs, modifier)
+        return _vector_vector(op, lhs, rhs, modifier, return_bool)
+    if isinstance(lhs, Vector) and isinstance(rhs, Scalar):
+        return _vector_scalar(op, lhs, rhs.v, swap=False, return_bool=return_bool)
+    if isinstance(lhs, Scalar) and isinstance(rhs, Vector):
+        return _vector_scalar(op, rhs, lhs.v, swap=True, return_bool=return_bool)
+    raise PromQLError(f"operator {op!r} needs scalar or instant vector operands")
+
+
+def _result(
+    op: str, value: FloatArray, vec_value: FloatArray, return_bool: bool
+) -> tuple[FloatArray, FloatArray]:
+    """(value to report, keep mask as 0/1) for one computed op."""
+    if op in COMPARISON:
+        keep = value.astype(bool)
+        if return_bool:
+            return value, np.ones_like(value)
+        return vec_value, keep.astype(np.float64)
+    return value, np.ones_like(value)
+
+
+def _vector_scalar(op: str, vec: Vector, s: FloatArray, *, swap: bool, return_bool: bool) -> Vector:
+    out: list[StepSeries] = []
+    for el in vec.series:
+        value = _calc(op, s, el.v) if swap else _calc(op, el.v, s)
+        # A filtering comparison keeps the vector's sample, whichever side the scalar is on.
+        value, keep = _result(op, value, el.v, return_bool)
+        labels = drop_name(el.labels) if (op in ARITHMETIC or return_bool) else dict(el.labels)
+        ts = el.ts if (op in COMPARISON and not return_bool) else None
+        out.append(StepSeries(labels, value, el.ok & keep.astype(bool), ts))
+    return build_vector(out)
+
+
+def _match_labels(modifier: pp.BinModifier | None) -> tuple[bool, list[str]]:
+    """(on?, labels): `on(l)` matches on l only; otherwise all labels but the listed ones."""
+    if modifier is None or modifier.matching is None:
+        return False, []
+    on = modifier.matching.type == pp.LabelModifierType.Include
+    return on, list(modifier.matching.labels)
+
+
+def _signature(labels: dict[str, str], on: bool, names: list[str]) -> LabelKey:
+    if on:
+        return label_key({k: v for k, v in labels.items() if k in names})
+    return label_key({k: v for k, v in labels.items() if k not in names and k != METRIC_NAME})
+
+
+def _index(vec: Vector, on: bool, names: list[str], side: str) -> dict[LabelKey, list[StepSeries]]:
+    idx: dict[LabelKey, list[StepSeries]] = {}
+    for s in vec.series:
+        idx.setdefault(_signature(s.labels, on, names), []).append(s)
+    for members in idx.values():
+        seen = np.zeros_like(members[0].ok)
+        for s in members:
+            if (seen & s.ok).any():
+                raise PromQLError(
+                    f"found duplicate series for the match group on the {side} hand-side of "
+                    "the operation: many-to-many matching not allowed",
+                    error_type="execution",
+                )
+            seen = seen | s.ok
+    return idx
+
+
+def _vector_vector(
+    op: str, lhs: Vector, rhs: Vector, modifier: pp.BinModifier | None, return_bool: bool
+) -> Vector:
+    if modifier is not None and modifier.card != pp.VectorMatchCardinality.OneToOne:
+        raise unsupported("group_left/group_right (many-to-one matching)")
+    on, names = _match_labels(modifier)
+    right = _index(rhs, on, names, "right")
+    _index(lhs, on, names, "left")  # the same duplicate check Prometheus does
+    out: list[StepSeries] = []
+    for ls in lhs.series:
+        for rs in right.get(_signature(ls.labels, on, names), []):
+            both = ls.ok & rs.ok
+            if not both.any():
+                continue
+            value, keep = _result(op, _calc(op, ls.v, rs.v), ls.v, return_bool)
+            labels = drop_name(ls.labels) if (op in ARITHMETIC or return_bool) else dict(ls.labels)
+            if on:
+                labels = {k: v for k, v in labels.items() if k in names}
+            else:
+                labels = {k: v for k, v in labels.items() if k not in names}
+            out.append(StepSeries(labels, value, both & keep.astype(bool)))
+    return build_vector(out)
+
+
+def _set_op(op: str, lhs: Vector, rhs: Vector, modifier: pp.BinModifier | None) -> Vector:
+    on, names = _match_labels(modifier)
+    present: dict[LabelKey, np.ndarray] = {}
+    for rs in rhs.series:
+        key = _signature(rs.labels, on, names)
+        present[key] = present.get(key, np.zeros_like(rs.ok)) | rs.ok
+    none = np.zeros(lhs.series[0].ok.shape if lhs.series else (0,), dtype=bool)
+    if op == "and":
+        kept = [
+            StepSeries(
+                s.labels, s.v, s.ok & present.get(_signature(s.labels, on, names), none), s.ts
+            )
+            for s in lhs.series
+        ]
+        return build_vector(kept)
+    if op == "unless":
+        kept = [
+            StepSeries(
+                s.labels, s.v, s.ok & ~present.get(_signature(s.labels, on, names), none), s.ts
+            )
+            for s in lhs.series
+        ]
+        return build_vector(kept)
+    # or: all of lhs, plus rhs series at steps where no lhs series of their match group exists
+    lhs_present: dict[LabelKey, np.ndarray] = {}
+    for s in lhs.series:
+        key = _signature(s.labels, on, names)
+        lhs_present[key] = lhs_present.get(key, np.zeros_like(s.ok)) | s.ok
+    result = list(lhs.series)
+    for rs in rhs.series:
+        blocked = lhs_present.get(_signature(rs.labels, on, names))
+        ok = rs.ok & ~blocked if blocked is not None else rs.ok
+        result.append(StepSeries(rs.labels, rs.v, ok, rs.ts))
+    return build_vector(result)

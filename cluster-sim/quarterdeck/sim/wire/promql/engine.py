@@ -1,0 +1,316 @@
+"""Parse PromQL with `promql-parser` and evaluate its AST over a series store.
+
+Public entry points: `instant_query` and `range_query`. Times are sim seconds; `epoch` maps
+them to the Unix seconds that `time()` and `@` speak. Anything outside the supported subset
+raises `PromQLError("bad_data")` instead of returning a guess.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import promql_parser as pp
+
+from quarterdeck.sim.wire.promql.aggregate import aggregate
+from quarterdeck.sim.wire.promql.binops import binary
+from quarterdeck.sim.wire.promql.errors import PromQLError, unsupported
+from quarterdeck.sim.wire.promql.histogram import histogram_quantile
+from quarterdeck.sim.wire.promql.rangefuncs import RANGE_FUNCTIONS, apply_range_function
+from quarterdeck.sim.wire.promql.selectors import (
+    SeriesSource,
+    instant_selector,
+    matcher_matches,
+    matrix_selector,
+    window_bounds,
+)
+from quarterdeck.sim.wire.promql.values import (
+    FloatArray,
+    Grid,
+    Matrix,
+    Scalar,
+    StepSeries,
+    String,
+    Value,
+    Vector,
+    build_vector,
+    drop_name,
+    label_key,
+)
+
+MAX_POINTS = 11_000  # Prometheus refuses range queries with more points per series
+
+
+@dataclass(frozen=True)
+class ResultSeries:
+    """One series of a result; `t` in sim seconds. Instant vectors hold one point each."""
+
+    labels: dict[str, str]
+    t: FloatArray
+    v: FloatArray
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    result_type: Literal["vector", "matrix", "scalar", "string"]
+    series: list[ResultSeries]  # for "scalar": one series with no labels
+    string: str | None = None
+
+
+def parse(query: str) -> pp.Expr:
+    if not query.strip():
+        raise PromQLError("empty query")
+    try:
+        return pp.parse(query)
+    except ValueError as e:
+        raise PromQLError(f"parse error: {e}") from e
+
+
+def _elementwise(fn: Callable[[FloatArray], FloatArray]) -> Callable[[Vector], Vector]:
+    def apply(vec: Vector) -> Vector:
+        with np.errstate(all="ignore"):
+            return build_vector(
+                StepSeries(drop_name(s.labels), np.asarray(fn(s.v), dtype=np.float64), s.ok)
+                for s in vec.series
+            )
+
+    return apply
+
+
+def _round_half_up(v: FloatArray) -> FloatArray:
+    return np.floor(v + 0.5)  # Go's math.Floor(v*1/to + 0.5): ties round up, unlike numpy
+
+
+ELEMENTWISE: dict[str, Callable[[Vector], Vector]] = {
+    "abs": _elementwise(np.abs),
+    "ceil": _elementwise(np.ceil),
+    "floor": _elementwise(np.floor),
+    "exp": _elementwise(np.exp),
+    "sqrt": _elementwise(np.sqrt),
+    "ln": _elementwise(np.log),
+    "log2": _elementwise(np.log2),
+    "log10": _elementwise(np.log10),
+}
+
+
+class Evaluator:
+    def __init__(self, store: SeriesSource, grid: Grid) -> None:
+        self.store = store
+        self.grid = grid
+
+    def eval(self, node: Any) -> Value:
+        if isinstance(node, pp.NumberLiteral):
+            return Scalar(np.full(self.grid.n, float(node.val)))
+        if isinstance(node, pp.StringLiteral):
+            return String(str(node.val))
+        if isinstance(node, pp.ParenExpr):
+            return self.eval(node.expr)
+        if isinstance(node, pp.UnaryExpr):  # the parser folds unary plus away: this is minus
+            inner = self.eval(node.expr)
+            if isinstance(inner, Scalar):
+                return Scalar(-inner.v)
+            return _elementwise(np.negative)(self._vector(inner, "unary minus"))
+        if isinstance(node, pp.VectorSelector):
+            return instant_selector(self.store, node, self.grid)
+        if isinstance(node, pp.MatrixSelector):
+            return matrix_selector(self.store, node, self.grid)
+        if isinstance(node, pp.BinaryExpr):
+            return binary(str(node.op), self.eval(node.lhs), self.eval(node.rhs), node.modifier)
+        if isinstance(node, pp.AggregateExpr):
+            if node.param is not None:
+                raise unsupported(f"aggregation {node.op}(parameter, ...)")
+            vec = self._vector(self.eval(node.expr), f"{node.op}()")
+            return aggregate(str(node.op), vec, node.modifier)
+        if isinstance(node, pp.Call):
+            return self._call(node)
+        if isinstance(node, pp.SubqueryExpr):
+            raise unsupported("subqueries")
+        raise unsupported(f"expression {type(node).__name__}")
+
+    def _vector(self, v: Value, where: str) -> Vector:
+        if not isinstance(v, Vector):
+            raise PromQLError(f"{where} expects an instant vector")
+        return v
+
+    def _scalar(self, v: Value, where: str) -> FloatArray:
+        if not isinstance(v, Scalar):
+            raise PromQLError(f"{where} expects a scalar")
+        return v.v
+
+    def _call(self, node: pp.Call) -> Value:
+        name = node.func.name
+        args = list(node.args)
+        if name in RANGE_FUNCTIONS:
+            m = self.eval(args[0])
+            if not isinstance(m, Matrix):
+                raise unsupported(f"{name}() over a subquery")
+            return apply_range_function(name, m)
+        if name in ELEMENTWISE:
+            return ELEMENTWISE[name](self._vector(self.eval(args[0]), f"{name}()"))
+        if name == "time":
+            return Scalar(self.grid.times + self.grid.epoch)
+        if name == "vector":
+            s = self._scalar(self.eval(args[0]), "vector()")
+            return Vector([StepSeries({}, s.copy(), np.ones(self.grid.n, dtype=bool))])
+        if name == "scalar":
+            return self._to_scalar(self._vector(self.eval(args[0]), "scalar()"))
+        if name in ("clamp_min", "clamp_max", "clamp"):
+            return self._clamp(name, args)
+        if name == "round":
+            return self._round(args)
+        if name == "histogram_quantile":
+            q = self._scalar(self.eval(args[0]), "histogram_quantile()")
+            return histogram_quantile(q, self._vector(self.eval(args[1]), "histogram_quantile()"))
+        if name == "timestamp":
+            return self._timestamp(self._vector(self.eval(args[0]), "timestamp()"))
+        if name == "absent":
+            return self._absent(args[0])
+        raise unsupported(f"function {name}()")
+
+    def _to_scalar(self, vec: Vector) -> Scalar:
+        out = np.full(self.grid.n, math.nan)
+        if vec.series:
+            ok = np.stack([s.ok for s in vec.series])
+            v = np.stack([s.v for s in vec.series])
+            single = ok.sum(axis=0) == 1
+            picked = np.where(ok, v, 0.0).sum(axis=0)
+            out = np.where(single, picked, math.nan)
+        return Scalar(out)
+
+    def _clamp(self, name: str, args: list[Any]) -> Vector:
+        vec = self._vector(self.eval(args[0]), f"{name}()")
+        bounds = [self._scalar(self.eval(a), f"{name}()") for a in args[1:]]
+        lo = bounds[0] if name in ("clamp_min", "clamp") else np.full(self.grid.n, -math.inf)
+        hi = bounds[-1] if name in ("clamp_max", "clamp") else np.full(self.grid.n, math.inf)
+        out = []
+        for s in vec.series:
+            ok = s.ok & ~(lo > hi)  # clamp() with min > max returns nothing, as in Prometheus
+            out.append(StepSeries(drop_name(s.labels), np.maximum(lo, np.minimum(hi, s.v)), ok))
+        return build_vector(out)
+
+    def _round(self, args: list[Any]) -> Vector:
+        vec = self._vector(self.eval(args[0]), "round()")
+        to = self._scalar(self.eval(args[1]), "round()") if len(args) > 1 else np.ones(self.grid.n)
+        with np.errstate(all="ignore"):
+            return build_vector(
+                StepSeries(drop_name(s.labels), _round_half_up(s.v / to) * to, s.ok)
+                for s in vec.series
+            )
+
+    def _timestamp(self, vec: Vector) -> Vector:
+        out = []
+        for s in vec.series:
+            ts = s.ts if s.ts is not None else self.grid.times
+            out.append(StepSeries(drop_name(s.labels), ts + self.grid.epoch, s.ok))
+        return build_vector(out)
+
+    def _absent(self, arg: Any) -> Vector:
+        vec = self._vector(self.eval(arg), "absent()")
+        any_ok = np.zeros(self.grid.n, dtype=bool)
+        for s in vec.series:
+            any_ok |= s.ok
+        labels: dict[str, str] = {}
+        if isinstance(arg, pp.VectorSelector):
+            for m in arg.matchers.matchers:
+                if m.op == pp.MatchOp.Equal and m.name != "__name__":
+                    labels[m.name] = m.value
+        return Vector([StepSeries(labels, np.ones(self.grid.n), ~any_ok)])
+
+
+def _grid(times: FloatArray, epoch: float, lookback: float) -> Grid:
+    return Grid(times=np.asarray(times, dtype=np.float64), epoch=epoch, lookback=lookback)
+
+
+def instant_query(
+    store: SeriesSource, query: str, at: float, *, epoch: float = 0.0, lookback: float = 300.0
+) -> QueryResult:
+    """Evaluate `query` at sim time `at`, as `/api/v1/query` does."""
+    expr = parse(query)
+    grid = _grid(np.array([at]), epoch, lookback)
+    value = Evaluator(store, grid).eval(expr)
+    t = np.array([at])
+    if isinstance(value, Scalar):
+        return QueryResult("scalar", [ResultSeries({}, t, value.v)])
+    if isinstance(value, String):
+        return QueryResult("string", [], value.s)
+    if isinstance(value, Matrix):
+        out = []
+        for raw in value.series:
+            lo, hi = window_bounds(raw, value)
+            if hi[0] > lo[0]:
+                out.append(ResultSeries(raw.labels, raw.t[lo[0] : hi[0]], raw.v[lo[0] : hi[0]]))
+        return QueryResult("matrix", _sorted(out))
+    series = [ResultSeries(s.labels, t, s.v[:1]) for s in value.series if s.ok[0]]
+    return QueryResult("vector", _sorted(series))
+
+
+def range_query(
+    store: SeriesSource,
+    query: str,
+    start: float,
+    end: float,
+    step: float,
+    *,
+    epoch: float = 0.0,
+    lookback: float = 300.0,
+    max_points: int = MAX_POINTS,
+) -> QueryResult:
+    """Evaluate `query` at start, start+step, … ≤ end (sim seconds), as `/api/v1/query_range`."""
+    if not step > 0:
+        raise PromQLError(
+            "zero or negative query resolution step widths are not accepted. Try a positive integer"
+        )
+    if end < start:
+        raise PromQLError("end timestamp must not be before start time")
+    if (end - start) / step > max_points:
+        raise PromQLError(
+            f"exceeded maximum resolution of {max_points:,} points per timeseries. "
+            "Try decreasing the query resolution (?step=XX)"
+        )
+    expr = parse(query)
+    n = math.floor((end - start) / step + 1e-9) + 1
+    times = start + step * np.arange(n, dtype=np.float64)
+    value = Evaluator(store, _grid(times, epoch, lookback)).eval(expr)
+    if isinstance(value, Scalar):
+        return QueryResult("matrix", [ResultSeries({}, times, value.v)])
+    if not isinstance(value, Vector):
+        kind = "range vector" if isinstance(value, Matrix) else "string"
+        raise PromQLError(
+            f'invalid expression type "{kind}" for range query, must be Scalar or instant Vector'
+        )
+    series = [ResultSeries(s.labels, times[s.ok], s.v[s.ok]) for s in value.series if s.ok.any()]
+    return QueryResult("matrix", _sorted(series))
+
+
+def _sorted(series: list[ResultSeries]) -> list[ResultSeries]:
+    return sorted(series, key=lambda s: label_key(s.labels))
+
+
+def series_matching(store: SeriesSource, selector: str) -> list[dict[str, str]]:
+    """Label sets (with `__name__`) a `match[]` selector picks, for `/api/v1/series` & co."""
+    expr = parse(selector)
+    if not isinstance(expr, pp.VectorSelector):
+        raise PromQLError(f"invalid match[] selector {selector!r}: must be a series selector")
+    names = [expr.name] if expr.name else list(store.names())
+    out: list[dict[str, str]] = []
+    for name in names:
+        for s in store.select(name):
+            labels = {"__name__": name, **{k: str(v) for k, v in s.labels.items()}}
+            if all(matcher_matches(m, labels.get(m.name, "")) for m in expr.matchers.matchers):
+                out.append(labels)
+    return out
+
+
+__all__ = [
+    "MAX_POINTS",
+    "PromQLError",
+    "QueryResult",
+    "ResultSeries",
+    "instant_query",
+    "parse",
+    "range_query",
+    "series_matching",
+]

@@ -1,0 +1,174 @@
+"""Functions over range vectors: rate/irate/increase/delta and the `*_over_time` family.
+
+`rate`, `increase` and `delta` follow Prometheus 2.x's `extrapolatedRate`: counter resets are
+corrected, and the increase seen between the first and last sample in the window is
+extrapolated towards the window's edges — all the way if a sample lies within 1.1 average
+sample intervals of the edge, else by half an interval, and for counters never below zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from quarterdeck.sim.wire.promql.selectors import window_bounds
+from quarterdeck.sim.wire.promql.values import (
+    FloatArray,
+    Matrix,
+    RawSeries,
+    StepSeries,
+    Vector,
+    build_vector,
+    drop_name,
+)
+
+RangeFn = Callable[[RawSeries, Matrix], tuple[FloatArray, np.ndarray]]
+
+
+def _reset_correction(v: FloatArray) -> FloatArray:
+    """corr[k] = what counter resets up to sample k took away (Σ v[j-1] where v[j] < v[j-1])."""
+    lost = np.zeros_like(v)
+    if v.size > 1:
+        drops = v[1:] < v[:-1]
+        lost[1:] = np.where(drops, v[:-1], 0.0)
+    return np.cumsum(lost)
+
+
+def _extrapolated(
+    raw: RawSeries, m: Matrix, *, counter: bool, rate: bool
+) -> tuple[FloatArray, np.ndarray]:
+    lo, hi = window_bounds(raw, m)
+    n = hi - lo
+    ok = n >= 2
+    if raw.t.size == 0:
+        return np.zeros(m.ends.shape), ok
+    first = np.clip(lo, 0, raw.t.size - 1)
+    last = np.clip(hi - 1, 0, raw.t.size - 1)
+    first_v, last_v = raw.v[first], raw.v[last]
+    first_t, last_t = raw.t[first], raw.t[last]
+    result = last_v - first_v
+    if counter:
+        corr = _reset_correction(raw.v)
+        result = result + corr[last] - corr[first]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        to_start = first_t - (m.ends - m.range)
+        to_end = m.ends - last_t
+        sampled = last_t - first_t
+        avg_gap = sampled / np.maximum(n - 1, 1)
+        if counter:
+            # A counter can't have been below zero: don't extrapolate past the time it was 0.
+            to_zero = sampled * (first_v / result)
+            use_zero = (result > 0) & (first_v >= 0) & (to_zero < to_start)
+            to_start = np.where(use_zero, to_zero, to_start)
+        threshold = avg_gap * 1.1
+        interval = (
+            sampled
+            + np.where(to_start < threshold, to_start, avg_gap / 2)
+            + np.where(to_end < threshold, to_end, avg_gap / 2)
+        )
+        result = result * (interval / sampled)
+        if rate:
+            result = result / m.range
+    ok = ok & (sampled > 0)
+    return np.where(ok, result, 0.0), ok
+
+
+def _instant_rate(raw: RawSeries, m: Matrix, *, rate: bool) -> tuple[FloatArray, np.ndarray]:
+    lo, hi = window_bounds(raw, m)
+    ok = (hi - lo) >= 2
+    if raw.t.size < 2:
+        return np.zeros(m.ends.shape), ok & False
+    last = np.clip(hi - 1, 1, raw.t.size - 1)
+    prev = last - 1
+    lv, pv = raw.v[last], raw.v[prev]
+    if rate:
+        diff = np.where(lv < pv, lv, lv - pv)  # a reset: the counter restarted from zero
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = diff / (raw.t[last] - raw.t[prev])
+    else:
+        out = lv - pv
+    return np.where(ok, out, 0.0), ok
+
+
+def _window_sums(raw: RawSeries, m: Matrix) -> tuple[FloatArray, np.ndarray, np.ndarray]:
+    lo, hi = window_bounds(raw, m)
+    csum = np.concatenate(([0.0], np.cumsum(raw.v)))
+    return csum[hi] - csum[lo], lo, hi
+
+
+def _sum_ot(raw: RawSeries, m: Matrix) -> tuple[FloatArray, np.ndarray]:
+    s, lo, hi = _window_sums(raw, m)
+    return s, hi > lo
+
+
+def _count_ot(raw: RawSeries, m: Matrix) -> tuple[FloatArray, np.ndarray]:
+    lo, hi = window_bounds(raw, m)
+    return (hi - lo).astype(np.float64), hi > lo
+
+
+def _avg_ot(raw: RawSeries, m: Matrix) -> tuple[FloatArray, np.ndarray]:
+    s, lo, hi = _window_sums(raw, m)
+    n = hi - lo
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(n > 0, s / np.maximum(n, 1), 0.0), n > 0
+
+
+def _last_ot(raw: RawSeries, m: Matrix) -> tuple[FloatArray, np.ndarray]:
+    lo, hi = window_bounds(raw, m)
+    if raw.t.size == 0:
+        return np.zeros(m.ends.shape), hi > lo
+    return raw.v[np.clip(hi - 1, 0, raw.t.size - 1)], hi > lo
+
+
+def _present_ot(raw: RawSeries, m: Matrix) -> tuple[FloatArray, np.ndarray]:
+    lo, hi = window_bounds(raw, m)
+    return np.ones(m.ends.shape), hi > lo
+
+
+def _reduce_ot(reduce: Callable[[FloatArray], float]) -> RangeFn:
+    def fn(raw: RawSeries, m: Matrix) -> tuple[FloatArray, np.ndarray]:
+        lo, hi = window_bounds(raw, m)
+        out = np.zeros(m.ends.shape)
+        for i, (a, b) in enumerate(zip(lo.tolist(), hi.tolist(), strict=True)):
+            if b > a:
+                out[i] = reduce(raw.v[a:b])
+        return out, hi > lo
+
+    return fn
+
+
+def _max(w: FloatArray) -> float:
+    # Prometheus's max_over_time lets any number replace NaN; fmax does the same.
+    return float(np.fmax.reduce(w))
+
+
+def _min(w: FloatArray) -> float:
+    return float(np.fmin.reduce(w))
+
+
+RANGE_FUNCTIONS: dict[str, RangeFn] = {
+    "rate": lambda r, m: _extrapolated(r, m, counter=True, rate=True),
+    "increase": lambda r, m: _extrapolated(r, m, counter=True, rate=False),
+    "delta": lambda r, m: _extrapolated(r, m, counter=False, rate=False),
+    "irate": lambda r, m: _instant_rate(r, m, rate=True),
+    "idelta": lambda r, m: _instant_rate(r, m, rate=False),
+    "sum_over_time": _sum_ot,
+    "count_over_time": _count_ot,
+    "avg_over_time": _avg_ot,
+    "last_over_time": _last_ot,
+    "present_over_time": _present_ot,
+    "max_over_time": _reduce_ot(_max),
+    "min_over_time": _reduce_ot(_min),
+}
+
+
+def apply_range_function(name: str, m: Matrix) -> Vector:
+    fn = RANGE_FUNCTIONS[name]
+    out: list[StepSeries] = []
+    for raw in m.series:
+        v, ok = fn(raw, m)
+        # Every range function but last_over_time changes what the value means: drop the name.
+        labels = dict(raw.labels) if name == "last_over_time" else drop_name(raw.labels)
+        out.append(StepSeries(labels, np.asarray(v, dtype=np.float64), np.asarray(ok, dtype=bool)))
+    return build_vector(out)
