@@ -1,0 +1,79 @@
+"""Fixtures: an executor service on fakes, re-creatable on the same state directory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from quarterdeck.agents.executor import (
+    ExecutorDeps,
+    ExecutorHooks,
+    ExecutorService,
+    ExecutorSettings,
+)
+from quarterdeck.audit import AuditKey, AuditLog
+from quarterdeck.core.clock import ManualClock
+from tests.agents_a2a.fakes import FakeCluster, FakeGuard, SignalBoard
+
+MakeExecutor = Callable[..., ExecutorService]
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(1000.0)
+
+
+@pytest.fixture
+def cluster() -> FakeCluster:
+    return FakeCluster()
+
+
+@pytest.fixture
+def guard() -> FakeGuard:
+    return FakeGuard()
+
+
+@pytest.fixture
+def board() -> SignalBoard:
+    b = SignalBoard()
+    b.set("fraud-detector", 400.0, 0.0)
+    return b
+
+
+@pytest.fixture
+def audit(tmp_path: Path) -> AuditLog:
+    return AuditLog(tmp_path / "audit.db", AuditKey(b"k" * 32, source="test"))
+
+
+@pytest.fixture
+def make_executor(  # noqa: PLR0917 - pytest passes fixtures positionally
+    tmp_path: Path,
+    clock: ManualClock,
+    cluster: FakeCluster,
+    guard: FakeGuard,
+    board: SignalBoard,
+    audit: AuditLog,
+) -> Iterator[MakeExecutor]:
+    """Builds an ExecutorService on `tmp_path/state`; call again to simulate a restart."""
+    made: list[ExecutorService] = []
+
+    def make(
+        hooks: ExecutorHooks | None = None, settings: ExecutorSettings | None = None
+    ) -> ExecutorService:
+        deps = ExecutorDeps(
+            guard=guard,
+            cluster=cluster,
+            signals=board.read,
+            audit=audit,
+            clock=clock,
+            hooks=hooks or ExecutorHooks(),
+        )
+        svc = ExecutorService(deps, tmp_path / "state", settings or ExecutorSettings(settle_s=60))
+        made.append(svc)
+        return svc
+
+    yield make
+    for svc in made:
+        svc.close()
