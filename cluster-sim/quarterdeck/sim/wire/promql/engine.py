@@ -23,8 +23,8 @@ from quarterdeck.sim.wire.promql.rangefuncs import RANGE_FUNCTIONS, apply_range_
 from quarterdeck.sim.wire.promql.selectors import (
     SeriesSource,
     instant_selector,
-    matcher_matches,
     matrix_selector,
+    select_raw,
     window_bounds,
 )
 from quarterdeck.sim.wire.promql.values import (
@@ -289,18 +289,22 @@ def _sorted(series: list[ResultSeries]) -> list[ResultSeries]:
     return sorted(series, key=lambda s: label_key(s.labels))
 
 
-def series_matching(store: SeriesSource, selector: str) -> list[dict[str, str]]:
-    """Label sets (with `__name__`) a `match[]` selector picks, for `/api/v1/series` & co."""
+def series_matching(
+    store: SeriesSource, selector: str, *, start: float | None = None, end: float | None = None
+) -> list[dict[str, str]]:
+    """Label sets (with `__name__`) a `match[]` selector picks, for `/api/v1/series` & co.
+
+    With `start`/`end` (sim seconds), only series with a sample in that interval.
+    """
     expr = parse(selector)
     if not isinstance(expr, pp.VectorSelector):
         raise PromQLError(f"invalid match[] selector {selector!r}: must be a series selector")
-    names = [expr.name] if expr.name else list(store.names())
+    lo = -math.inf if start is None else start
+    hi = math.inf if end is None else end
     out: list[dict[str, str]] = []
-    for name in names:
-        for s in store.select(name):
-            labels = {"__name__": name, **{k: str(v) for k, v in s.labels.items()}}
-            if all(matcher_matches(m, labels.get(m.name, "")) for m in expr.matchers.matchers):
-                out.append(labels)
+    for raw in select_raw(store, expr):
+        if raw.t.size and ((raw.t >= lo) & (raw.t <= hi)).any():
+            out.append(raw.labels)
     return out
 
 

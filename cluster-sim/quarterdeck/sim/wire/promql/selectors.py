@@ -49,6 +49,21 @@ def _regex(pattern: str) -> re.Pattern[str]:
         raise PromQLError(f"invalid regular expression {pattern!r}: {e}") from e
 
 
+_OPS = (
+    (pp.MatchOp.Equal, "="),
+    (pp.MatchOp.NotEqual, "!="),
+    (pp.MatchOp.Re, "=~"),
+    (pp.MatchOp.NotRe, "!~"),
+)  # MatchOp isn't hashable
+
+
+def _op_text(op: pp.MatchOp) -> str:
+    for known, text in _OPS:
+        if op == known:
+            return text
+    raise unsupported(f"label matcher operator {op}")
+
+
 def matcher_matches(m: pp.Matcher, value: str) -> bool:
     """One label matcher against a label's value; a missing label has the value ""."""
     op = m.op
@@ -69,9 +84,15 @@ def select_raw(store: SeriesSource, vs: pp.VectorSelector) -> list[RawSeries]:
         raise unsupported("`or` inside label matchers")
     matchers = list(vs.matchers.matchers)
     names = [vs.name] if vs.name else list(store.names())
+    # The store filters by label too (cheaper: it then reads only the matching columns); the
+    # check below stays authoritative, and covers `__name__` matchers.
+    for m in matchers:
+        if m.op in (pp.MatchOp.Re, pp.MatchOp.NotRe):
+            _regex(m.value)  # a bad regex is the query's fault: bad_data, not a crash
+    pushed = [(m.name, _op_text(m.op), m.value) for m in matchers if m.name != METRIC_NAME]
     out: list[RawSeries] = []
     for name in names:
-        for s in store.select(name):
+        for s in store.select(name, pushed):
             labels = {METRIC_NAME: name, **{k: str(v) for k, v in s.labels.items()}}
             if all(matcher_matches(m, labels.get(m.name, "")) for m in matchers):
                 t = np.asarray(s.t, dtype=np.float64)

@@ -1,0 +1,93 @@
+"""Fixtures for the metrics area: a tiny fixed series store, a fake simulator around it, and
+the helper that decides whether a real Prometheus binary is there (skip locally, fail in CI)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+
+
+@dataclass(frozen=True)
+class FixedSeries:
+    labels: dict[str, str]
+    t: np.ndarray
+    v: np.ndarray
+
+
+@dataclass
+class FixedStore:
+    """Implements the read side of the simulator's SeriesStore (names, select)."""
+
+    data: dict[str, list[FixedSeries]] = field(default_factory=dict)
+
+    def add(self, name: str, labels: dict[str, str], t, v) -> None:
+        self.data.setdefault(name, []).append(
+            FixedSeries(labels, np.asarray(t, dtype=float), np.asarray(v, dtype=float))
+        )
+
+    def names(self) -> list[str]:
+        return sorted(self.data)
+
+    def select(self, name: str, matchers=()) -> list[FixedSeries]:
+        return list(self.data.get(name, []))
+
+
+@dataclass
+class FixedSim:
+    series: FixedStore
+    now: float
+    epoch: float = 1_700_000_000.0
+
+
+T = np.arange(0.0, 121.0, 10.0)  # 13 samples, every 10 s, t = 0..120
+
+
+def make_store() -> FixedStore:
+    """Numbers chosen so every expected value in the tests can be worked out by hand."""
+    s = FixedStore()
+    # 3 requests/s served, 1/s failing with a counter reset at t = 70 (a restarted pod)
+    s.add("http_requests_total", {"job": "api", "code": "200"}, T, 3 * T)
+    s.add("http_requests_total", {"job": "api", "code": "500"}, T, np.where(T < 70, T, T - 70))
+    s.add("http_requests_total", {"job": "web", "code": "200"}, T, 2 * T)
+    # a series that appears at t = 100, already at 50 (and one at 500)
+    late = T[T >= 100]
+    s.add("late_total", {"start": "low"}, late, 5 * (late - 100) + 50)
+    s.add("late_total", {"start": "high"}, late, 5 * (late - 100) + 500)
+    # histogram: per second, 2 observations <= 0.1, 5 <= 0.25, 8 <= 0.5, 9 <= 1, 10 in all
+    for le, per_s in (("0.1", 2), ("0.25", 5), ("0.5", 8), ("1", 9), ("+Inf", 10)):
+        s.add("latency_seconds_bucket", {"job": "api", "le": le}, T, per_s * T)
+        s.add("latency_seconds_bucket", {"job": "web", "le": le}, T, 2 * per_s * T)
+    # a gauge
+    s.add("queue_depth", {"job": "api"}, T, [4, 8, 6, 2, 10, 5, 7, 3, 9, 1, 6, 4, 8])
+    s.add("replicas", {"job": "api"}, T, np.full(T.shape, 3.0))
+    s.add("replicas", {"job": "web"}, T, np.full(T.shape, 5.0))
+    return s
+
+
+@pytest.fixture
+def store() -> FixedStore:
+    return make_store()
+
+
+@pytest.fixture
+def fixed_sim() -> FixedSim:
+    return FixedSim(series=make_store(), now=120.0)
+
+
+def require_binary(name: str) -> str:
+    """The path of an external binary an integration test needs.
+
+    Missing: skipped with the reason locally, a failure in CI (env CI set), where
+    scripts/setup installs it — a CI run must not go green by skipping.
+    """
+    path = shutil.which(name)
+    if path is None:
+        reason = f"{name} is not installed (apt-get install {name}; scripts/setup --system does)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI requires it: {reason}")
+        pytest.skip(reason)
+    return path
