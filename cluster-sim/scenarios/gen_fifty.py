@@ -18,11 +18,14 @@ KINDS = ("ranker", "embedder", "classifier", "scorer", "reranker", "detector", "
 
 
 def _cpu_service(rng: random.Random, i: int) -> dict[str, object]:
-    capacity = rng.choice((30, 40, 50, 60, 80))
     replicas = rng.randint(2, 5)
+    base_latency = rng.choice((15, 20, 25, 30, 40))
+    # A replica serves `concurrency` requests at once, so capacity = concurrency ÷ service time
+    # (a capacity below 1 ÷ service time would be a server that cannot keep one request busy).
+    concurrency = rng.choice((1.0, 1.2, 1.5, 2.0, 3.0))
+    capacity = round(concurrency * 1000 / base_latency)
     # Run near 55 % of capacity at t = 0, the way a team sizes a service by hand.
     base_rps = round(replicas * capacity * rng.uniform(0.45, 0.6))
-    base_latency = rng.choice((15, 20, 25, 30, 40))
     return {
         "name": f"{rng.choice(KINDS)}-{i:02d}",
         "namespace": NAMESPACES[i % 4],

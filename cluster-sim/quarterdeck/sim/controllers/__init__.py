@@ -17,6 +17,7 @@ __all__ = ["Controller", "ControllerStats", "known", "make"]
 # name -> "module:callable" returning a Controller with default settings.
 _FACTORIES: dict[str, str] = {
     "none": "quarterdeck.sim.controllers.none:NoneController",
+    "hpa": "quarterdeck.sim.controllers.hpa:HpaController",
 }
 
 

@@ -23,7 +23,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+from quarterdeck.core.models import ActionProposal, ScaleAction, Target
+from quarterdeck.sim.controllers.base import ControllerStats
+
+if TYPE_CHECKING:
+    from quarterdeck.sim.engine import Simulator
+    from quarterdeck.sim.views import ServiceView
 
 # ---------------------------------------------------------------------------------------------
 # Defaults, each with its upstream source.
@@ -350,3 +357,115 @@ class HpaScaler:
             else:
                 proposals.append(int(start * (1 - p.value / 100)))
         return min(proposals) if rules.select_policy == "Max" else max(proposals)
+
+
+# ---------------------------------------------------------------------------------------------
+# The controller: one HPA per service, fed from the simulator's read API.
+# ---------------------------------------------------------------------------------------------
+
+
+def pod_samples(sim: Simulator, window_s: float) -> dict[tuple[str, str], list[PodSample]]:
+    """What metrics-server + the pod lister would tell each service's HPA, read from the sim.
+
+    Only primary pods count: with Flagger the HPA targets the primary Deployment (the canary has
+    its own). A ready pod's CPU utilisation is its version's *served* rate over the last
+    `window_s` ÷ the ready capacity of that version — the busy fraction of the pod in the
+    simulator's queueing model. Requests dropped for lack of capacity cost no CPU, so a
+    saturated pod reads about 100 % (requests = limits, Guaranteed QoS, as model servers are
+    usually run): like the real HPA, it scales a saturated service by ≈ 1/target per sync, not
+    in one jump to the offered load.
+    """
+    by_service: dict[tuple[str, str], list[PodSample]] = {}
+    ready_by_version: dict[tuple[str, str, str], int] = {}
+    pods = [p for p in sim.pods() if p.role == "primary"]
+    for p in pods:
+        if p.phase == "Ready":
+            k = (p.namespace, p.service, p.version)
+            ready_by_version[k] = ready_by_version.get(k, 0) + 1
+    specs = {s.key: s for s in sim.scenario.services}
+    views = {(v.namespace, v.name): v for v in sim.services()}
+    util: dict[tuple[str, str, str], float] = {}
+    for (ns, name, version), n_ready in ready_by_version.items():
+        spec = specs[(ns, name)]
+        cap = n_ready * spec.capacity_rps * spec.version(version).capacity_factor
+        cap /= views[(ns, name)].slowdown
+        served = sim.window(ns, name, window_s, version=version).served_rate
+        util[(ns, name, version)] = served / cap if cap > 0 else 0.0
+    for p in pods:
+        phase: Literal["Pending", "Running"] = "Pending" if p.phase == "Pending" else "Running"
+        ready = p.phase == "Ready"
+        by_service.setdefault((p.namespace, p.service), []).append(
+            PodSample(
+                phase=phase,
+                ready=ready,
+                utilization=util.get((p.namespace, p.service, p.version)) if ready else 0.0,
+                started_at=p.scheduled_at,
+                ready_since=p.ready_at,
+            )
+        )
+    return by_service
+
+
+class HpaController:
+    """`hpa`: one HorizontalPodAutoscaler per service with `HpaSettings` (the defaults above),
+    bounded by the service's min/max replicas, syncing every time the runner calls `decide`."""
+
+    name = "hpa"
+
+    def __init__(self, settings: HpaSettings | None = None) -> None:
+        self.settings = settings or HpaSettings()
+        self._scalers: dict[tuple[str, str], HpaScaler] = {}
+        self._seq = 0
+
+    def start(self, sim: Simulator) -> None:
+        self._scalers = {s.key: HpaScaler(settings=self.settings) for s in sim.scenario.services}
+        self._seq = 0
+
+    def stats(self) -> ControllerStats:
+        return ControllerStats()
+
+    def decide(self, sim: Simulator) -> Sequence[ActionProposal]:
+        now = sim.now
+        samples = pod_samples(sim, self.settings.metric_window_s)
+        out: list[ActionProposal] = []
+        for view in sim.services():
+            key = (view.namespace, view.name)
+            scaler = self._scalers.setdefault(key, HpaScaler(settings=self.settings))
+            p = self._sync(now, view, samples.get(key, []), scaler)
+            if p is not None:
+                out.append(p)
+        return out
+
+    def _sync(
+        self, now: float, view: ServiceView, pods: list[PodSample], scaler: HpaScaler
+    ) -> ActionProposal | None:
+        """`reconcileAutoscaler` for one HPA: out-of-bounds first, else metric + normalise."""
+        current = view.spec_replicas
+        lo, hi = view.min_replicas, view.max_replicas
+        if current == 0 and lo != 0:
+            return None  # "Implicit maintenance-mode deactivation": HPA leaves a 0 scale alone
+        if current > hi:
+            desired, why = hi, "current replicas above max_replicas"
+        elif current < lo:
+            desired, why = lo, "current replicas below min_replicas"
+        else:
+            rec = desired_replicas(current, pods, now, self.settings)
+            if rec is None:
+                return None  # no usable metrics: the HPA does not scale
+            desired = scaler.normalize(now, current, rec.replicas, lo, hi)
+            why = (
+                f"cpu {rec.usage_ratio * self.settings.target_utilization:.0%} of request "
+                f"(target {self.settings.target_utilization:.0%}, {rec.ready} ready, "
+                f"{rec.ignored} set aside); recommendation {rec.replicas}, {scaler.reason}"
+            )
+        if desired == current:
+            return None
+        self._seq += 1
+        return ActionProposal(
+            id=f"hpa-{self._seq:06d}",
+            target=Target(namespace=view.namespace, service=view.name),
+            action=ScaleAction(replicas=desired),
+            reason=f"HPA: {current} → {desired} replicas: {why}",
+            requested_by=self.name,
+            created_at=now,
+        )
