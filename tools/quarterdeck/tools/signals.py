@@ -96,10 +96,19 @@ class CatalogDefaults(_Strict):
         return v
 
 
+class Inventory(_Strict):
+    """A query listing the services: one series per service, labelled with its identity."""
+
+    query: str
+    namespace_label: str = "namespace"
+    service_label: str = "service"
+
+
 class SignalCatalog(_Strict):
     version: Literal[1] = 1
     defaults: CatalogDefaults = Field(default_factory=CatalogDefaults)
     signals: dict[str, SignalDef]
+    inventory: Inventory | None = None
     health: tuple[str, ...] = ()
     freshness: str | None = None
     thresholds: Thresholds = Field(default_factory=Thresholds)
