@@ -248,7 +248,13 @@ def register(app: typer.Typer) -> None:
     def verify(
         db: DbOption = DEFAULT_DB,
         key_file: Annotated[
-            Path | None, typer.Option("--key-file", help="The HMAC key the log was written with.")
+            Path | None,
+            typer.Option(
+                "--key-file",
+                help="The HMAC key the log was written with. Default: $QUARTERDECK_AUDIT_KEY "
+                "(the secret itself), else the file $QUARTERDECK_AUDIT_KEY_FILE, else "
+                ".quarterdeck/audit.key.",
+            ),
         ] = None,
         anchor: Annotated[
             str | None,
