@@ -3,12 +3,18 @@ the helper that decides whether a real Prometheus binary is there (skip locally,
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
+import uvicorn
 
 
 @dataclass(frozen=True)
@@ -91,3 +97,97 @@ def require_binary(name: str) -> str:
             pytest.fail(f"CI requires it: {reason}")
         pytest.skip(reason)
     return path
+
+
+@contextlib.contextmanager
+def serve_app(app) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on 127.0.0.1, a free port, in a thread; yields its URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert thread.is_alive(), "the test server died while starting"
+            assert time.monotonic() < deadline, "the test server did not start in 10 s"
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+SCENARIO = """
+version: 1
+name: metrics-contract
+description: Two services; a slow, failing canary on one of them at 5m.
+seed: 11
+duration: 2h
+cluster:
+  node_pools:
+    - {name: cpu, count: 4, cpu: 16, memory_gib: 64}
+services:
+  - name: ranker
+    namespace: ml
+    replicas: 4
+    min_replicas: 1
+    max_replicas: 10
+    pod: {cpu: 2, memory_gib: 4, startup: 30s}
+    capacity_rps: 40
+    base_latency_ms: 40
+    slo: {p95_latency_ms: 150, error_ratio: 0.01}
+    versions:
+      - {name: v1}
+      - {name: v2, latency_factor: 2.5, error_ratio: 0.1}
+    current_version: v1
+    load: {base_rps: 100, noise: 0.05}
+  - name: fraud-detector
+    namespace: risk
+    replicas: 2
+    min_replicas: 1
+    max_replicas: 10
+    pod: {cpu: 2, memory_gib: 4, startup: 30s}
+    capacity_rps: 40
+    base_latency_ms: 30
+    slo: {p95_latency_ms: 100, error_ratio: 0.01}
+    versions: [{name: v1}]
+    current_version: v1
+    load: {base_rps: 50, noise: 0.05}
+events:
+  - {at: 5m, type: deploy, service: ranker, version: v2, canary_weight: 20}
+"""
+
+
+def make_sim(tmp_path_factory: pytest.TempPathFactory, advance: float = 900.0):
+    from quarterdeck.sim.engine import Simulator
+    from quarterdeck.sim.scenario import load_scenario
+
+    path = tmp_path_factory.mktemp("scenario") / "metrics-contract.yaml"
+    path.write_text(SCENARIO)
+    sim = Simulator(load_scenario(path))
+    sim.advance(advance)
+    return sim
+
+
+class SimClock:
+    """The simulator's clock for adapters that talk to it over HTTP."""
+
+    def __init__(self, sim) -> None:
+        self.sim = sim
+
+    def now(self) -> float:
+        return float(self.sim.now)
