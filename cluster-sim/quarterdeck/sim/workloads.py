@@ -351,6 +351,9 @@ class Workloads:
             return f"httproute/{w.spec.name} unchanged: {w.version}=100"
         w.canary.weight = weights.get(w.canary.version, 0)
         w.canary.routed = True
+        # More weight, more canary pods: Flagger's canary has its own HPA, so the canary grows
+        # with its traffic (sized like the deploy: ceil(replicas × weight / 100)); never shrinks.
+        w.canary.replicas = max(w.canary.replicas, math.ceil(w.replicas * w.canary.weight / 100))
         text = " ".join(f"{k}={v}" for k, v in sorted(self.weights(w).items()))
         self.event(now, w, "RouteUpdated", f"Route weights of {w.spec.name}: {text}")
         return f"httproute/{w.spec.name} weights {text}"

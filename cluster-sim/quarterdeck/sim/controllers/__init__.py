@@ -18,6 +18,7 @@ __all__ = ["Controller", "ControllerStats", "known", "make"]
 _FACTORIES: dict[str, str] = {
     "none": "quarterdeck.sim.controllers.none:NoneController",
     "hpa": "quarterdeck.sim.controllers.hpa:HpaController",
+    "baseline": "quarterdeck.sim.controllers.baseline:BaselineController",
 }
 
 

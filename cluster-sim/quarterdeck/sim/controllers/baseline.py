@@ -42,14 +42,32 @@ How Flagger maps onto the simulator:
   careful team points `request-success-rate` at 100·(1 − slo.error_ratio) and
   `request-duration` at the p95 SLO through a MetricTemplate, because the builtin 500 ms P99 is
   looser than most model-serving SLOs. `use_service_slo=False` gives the builtin thresholds.
+- Flagger's canary Deployment has its own HPA, so it grows with its traffic; the simulator models
+  that by giving a canary ceil(replicas × weight / 100) pods when a route action raises its
+  weight (never fewer than it had).
 - Scaling is the `hpa` controller, unchanged. While the canary runs, Flagger's HPA targets the
   primary and its copy the canary; the simulator has one replica count per service, so one HPA.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+from quarterdeck.core.models import (
+    Action,
+    ActionProposal,
+    RollbackAction,
+    RouteAction,
+    Target,
+)
+from quarterdeck.sim.controllers.base import ControllerStats
+from quarterdeck.sim.controllers.hpa import HpaController, HpaSettings
+
+if TYPE_CHECKING:
+    from quarterdeck.sim.engine import Simulator
+    from quarterdeck.sim.views import ServiceView
 
 ANALYSIS_INTERVAL_S = 60.0
 """[canary.go] `AnalysisInterval = 60 * time.Second` (default 60 s)."""
@@ -174,6 +192,7 @@ class Analysis:
     phase: Phase = "progressing"
     next_run_at: float = 0.0
     last_message: str = ""
+    serving_since: float | None = None  # when the candidate first took traffic
 
 
 def start_analysis(
@@ -227,3 +246,148 @@ def advance(
         return replace(a, weight=weight, next_run_at=nxt, last_message=msg), "advance"
     msg = "Copying canary template spec to primary"
     return replace(a, phase="promoting", next_run_at=nxt, last_message=msg), "promote"
+
+
+# ---------------------------------------------------------------------------------------------
+# The controller: HPA for every service + one Flagger analysis per rollout.
+# ---------------------------------------------------------------------------------------------
+
+PROGRESS_DEADLINE_S = 600.0
+"""[canary.go] `ProgressDeadlineSeconds = 600`: a canary whose pods are not ready by then is
+rolled back ("Rolling back ... progress deadline exceeded")."""
+
+
+class BaselineController:
+    """`baseline`: `hpa` plus Flagger canary analysis (see the module docstring for the mapping).
+
+    Rollouts are detected level-based from the service view each sync: a canary version beside
+    the primary starts a canary analysis; a primary version that changed without this controller
+    asking for it starts a Blue/Green analysis of the replaced Deployment. Flagger messages
+    ("Halt advancement …", "Advance … canary weight …") are kept in `messages` for reading.
+    """
+
+    name = "baseline"
+
+    def __init__(
+        self, hpa: HpaSettings | None = None, flagger: FlaggerSettings | None = None
+    ) -> None:
+        self.hpa = HpaController(hpa, name=self.name)
+        self.flagger = flagger or FlaggerSettings()
+        self.messages: list[tuple[float, str, str]] = []  # (t, service, message)
+        self._analyses: dict[tuple[str, str], Analysis] = {}
+        self._version: dict[tuple[str, str], str] = {}
+        self._expected: dict[tuple[str, str], str] = {}  # versions we rolled to ourselves
+        self._seq = 0
+
+    def start(self, sim: Simulator) -> None:
+        self.hpa.start(sim)
+        self.messages = []
+        self._analyses = {}
+        self._version = {(v.namespace, v.name): v.version for v in sim.services()}
+        self._expected = {}
+        self._seq = 0
+
+    def stats(self) -> ControllerStats:
+        return ControllerStats()
+
+    def decide(self, sim: Simulator) -> Sequence[ActionProposal]:
+        out = list(self.hpa.decide(sim))
+        now = sim.now
+        for view in sim.services():
+            key = (view.namespace, view.name)
+            self._detect(key, view, now)
+            a = self._analyses.get(key)
+            if a is None or a.phase in ("succeeded", "failed"):
+                continue
+            check = self._check(sim, view, a, now)
+            a = self._analyses[key]  # `_check` may have recorded when the candidate took traffic
+            if check == "deadline":
+                a = replace(a, failed_checks=self.flagger.threshold, next_run_at=now)
+                check = None
+            new, step = advance(a, check, now, self.flagger)
+            self._analyses[key] = new
+            if new.last_message and new.last_message != a.last_message:
+                self.messages.append((now, f"{key[0]}/{key[1]}", new.last_message))
+            action = self._action(key, new, step)
+            if action is not None:
+                out.append(self._proposal(view, action, now, f"Flagger: {new.last_message}"))
+        return out
+
+    def _detect(self, key: tuple[str, str], view: ServiceView, now: float) -> None:
+        """Starts an analysis when a new revision appears (Flagger: "New revision detected")."""
+        current = self._analyses.get(key)
+        running = current is not None and current.phase in ("progressing", "promoting")
+        if view.canary_version is not None:
+            if not running or (current is not None and current.candidate != view.canary_version):
+                weight = view.route_weights.get(view.canary_version, 0)
+                self._analyses[key] = start_analysis(
+                    view.version, view.canary_version, "canary", now=now, weight=weight,
+                    s=self.flagger,
+                )  # fmt: skip
+        else:
+            before = self._version.get(key, view.version)
+            if view.version != before and self._expected.get(key) != view.version:
+                self._analyses[key] = start_analysis(
+                    before, view.version, "blue_green", now=now, weight=0, s=self.flagger
+                )
+        if self._expected.get(key) == view.version:
+            del self._expected[key]
+        self._version[key] = view.version
+
+    def _check(
+        self, sim: Simulator, view: ServiceView, a: Analysis, now: float
+    ) -> CheckResult | Literal["deadline"] | None:
+        """This interval's metric checks, None while the candidate is not serving yet (Flagger
+        halts without counting a failure, up to the progress deadline)."""
+        if (
+            now < a.next_run_at
+            or a.phase != "progressing"
+            or a.failed_checks >= self.flagger.threshold
+        ):
+            return None
+        serving = (
+            view.route_weights.get(a.candidate, 0) > 0
+            if a.mode == "canary"
+            else any(
+                r.version == a.candidate and r.ready_replicas > 0
+                for r in sim.revisions(view.namespace, view.name)
+            )
+        )
+        if not serving:
+            return "deadline" if now - a.started_at > PROGRESS_DEADLINE_S else None
+        if a.serving_since is None:
+            # Flagger's first run routes traffic and checks nothing; metrics are judged from the
+            # next interval on, once a full metric window of candidate traffic exists.
+            weight = view.route_weights.get(a.candidate, 0) if a.mode == "canary" else 0
+            self._analyses[(view.namespace, view.name)] = replace(
+                a, serving_since=now, weight=weight, next_run_at=now + self.flagger.interval_s
+            )
+            return None
+        w = sim.window(view.namespace, view.name, self.flagger.metric_window_s, version=a.candidate)
+        success = 100.0 * (1.0 - w.error_ratio) if w.request_rate > 0 else None
+        duration = w.p95_ms if self.flagger.use_service_slo else w.p99_ms
+        checks = metric_checks(self.flagger, view.slo_p95_latency_ms, view.slo_error_ratio)
+        return run_checks(checks, {"request-success-rate": success, "request-duration": duration})
+
+    def _action(self, key: tuple[str, str], a: Analysis, step: Step) -> Action | None:
+        if step == "advance" and a.mode == "canary":
+            return RouteAction(weights={a.stable: 100 - a.weight, a.candidate: a.weight})
+        if step == "promote":
+            self._expected[key] = a.candidate
+            return RollbackAction(to_version=a.candidate)  # roll every replica to the canary
+        if step == "rollback":
+            if a.mode == "blue_green":
+                self._expected[key] = a.stable
+            return RollbackAction(to_version=a.stable)  # canary: abort it; replace: undo it
+        return None
+
+    def _proposal(self, view: ServiceView, action: Action, now: float, why: str) -> ActionProposal:
+        self._seq += 1
+        return ActionProposal(
+            id=f"{self.name}-flagger-{self._seq:06d}",
+            target=Target(namespace=view.namespace, service=view.name),
+            action=action,
+            reason=why,
+            requested_by=self.name,
+            created_at=now,
+        )

@@ -412,7 +412,8 @@ class HpaController:
 
     name = "hpa"
 
-    def __init__(self, settings: HpaSettings | None = None) -> None:
+    def __init__(self, settings: HpaSettings | None = None, *, name: str = "hpa") -> None:
+        self.name = name  # `baseline` reuses this controller under its own name
         self.settings = settings or HpaSettings()
         self._scalers: dict[tuple[str, str], HpaScaler] = {}
         self._seq = 0
@@ -462,7 +463,7 @@ class HpaController:
             return None
         self._seq += 1
         return ActionProposal(
-            id=f"hpa-{self._seq:06d}",
+            id=f"{self.name}-{self._seq:06d}",
             target=Target(namespace=view.namespace, service=view.name),
             action=ScaleAction(replicas=desired),
             reason=f"HPA: {current} → {desired} replicas: {why}",
