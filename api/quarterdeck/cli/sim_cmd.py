@@ -168,3 +168,21 @@ def _plot(result: RunResult, path: Path) -> None:
 
 
 # -- `quarterdeck sim serve` goes here: another @sim_app.command("serve") ----------------------
+@sim_app.command("serve")
+def serve_cmd(
+    scenario: Annotated[
+        Path | None,
+        typer.Argument(help="Scenario YAML file (default: the bundled flash-sale scenario)."),
+    ] = None,
+    port: Annotated[int, typer.Option(help="TCP port (0: a free one).", min=0, max=65535)] = 8080,
+    speed: Annotated[float, typer.Option(help="Sim seconds per wall second (0: paused).")] = 1.0,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.", min=0)] = None,
+) -> None:
+    """Serve SCENARIO's Kubernetes API, Prometheus API and /metrics, advancing in real time."""
+    from quarterdeck.sim.wire.server import serve_scenario
+
+    try:
+        serve_scenario(scenario or default_scenario(), host=host, port=port, speed=speed, seed=seed)
+    except ValueError as exc:
+        bad_input(str(exc))

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import uvicorn
@@ -196,3 +197,36 @@ def serve(
         uvicorn.Server(config).run(sockets=[sock])
     finally:
         sock.close()
+
+
+def serve_scenario(
+    scenario: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    speed: float = 1.0,
+    seed: int | None = None,
+    echo: Callable[[str], None] = print,
+) -> None:
+    """`quarterdeck sim serve`: loads `scenario`, maps sim t=0 to now (so Prometheus clients
+    asking about "now" find data), prints the URLs and serves until interrupted.
+    Raises ValueError (naming the problem) for a bad scenario, speed or address."""
+    from quarterdeck.sim.engine import Simulator
+    from quarterdeck.sim.scenario import load_scenario
+
+    if speed < 0 or not math.isfinite(speed):
+        raise ValueError(f"--speed must be a finite number ≥ 0, got {speed}")
+    sim = Simulator(load_scenario(scenario), seed, epoch=float(math.floor(time.time())))
+
+    def announce(found: dict[str, str]) -> None:
+        pace = "paused (speed 0)" if speed == 0 else f"{speed:g}x real time"
+        echo(f"serving scenario {sim.scenario.name!r} ({pace}); Ctrl-C stops")
+        echo(f"  Kubernetes API  {found['kubernetes']}")
+        echo(f"  Prometheus API  {found['prometheus']}/api/v1/query")
+        echo(f"  metrics         {found['metrics']}")
+        echo(f"  try:            {found['kubectl']}")
+
+    try:
+        serve(sim, host=host, port=port, speed=speed, announce=announce)
+    except OSError as error:
+        raise ValueError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
