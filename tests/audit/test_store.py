@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import sqlite3
 import threading
 from enum import Enum
 from pathlib import Path
@@ -212,3 +213,21 @@ def test_export_lines_parse_back_to_the_same_entries(filled_log_entries) -> None
 @pytest.fixture
 def filled_log_entries(filled: AuditLog) -> tuple[AuditLog, list[AuditEntry]]:
     return filled, filled.query(limit=None)
+
+
+def test_a_long_reader_does_not_block_appends(db_path: Path, key: AuditKey) -> None:
+    with AuditLog(db_path, key, busy_timeout_s=1.0) as log:
+        log.append("note", {"n": 0}, principal="x")
+        reader = sqlite3.connect(db_path, isolation_level=None)
+        try:
+            reader.execute("BEGIN")
+            assert reader.execute("SELECT count(*) FROM entries").fetchone() == (1,)
+            for n in range(1, 20):  # would raise "database is locked" after 1 s if blocked
+                log.append("note", {"n": n}, principal="x")
+            # The reader keeps its snapshot; the log's own readers see every commit.
+            assert reader.execute("SELECT count(*) FROM entries").fetchone() == (1,)
+            assert log.count() == 20
+            reader.execute("COMMIT")
+        finally:
+            reader.close()
+        assert log.verify().ok
