@@ -88,9 +88,7 @@ class ExecutorAgent(AgentExecutor):
         elif skill == "decide" and task is not None:
             await self._decide(context, event_queue, task, payload)
         elif skill == "approvals" and task is None:
-            items = [a.model_dump(mode="json") for a in self.service.approvals()]
-            text = f"{len(items)} proposal(s) waiting for approval"
-            await event_queue.enqueue_event(reply_message(context, text, {"approvals": items}))
+            await event_queue.enqueue_event(reply_message(context, *self._approvals(payload)))
         elif skill == "verify_due" and task is None:
             reports = [r.model_dump(mode="json") for r in self.service.verify_due()]
             text = f"verified {len(reports)} applied action(s)"
@@ -108,6 +106,26 @@ class ExecutorAgent(AgentExecutor):
             await event_queue.enqueue_event(
                 reply_message(context, f"unknown or missing skill {skill!r}; known: {known}")
             )
+
+    def _approvals(self, payload: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """Pending approvals (or the one named by `proposal_id`, whatever its status), and the
+        applied proposals still waiting for their settle time."""
+        pid = payload.get("proposal_id")
+        if isinstance(pid, str):
+            found = self.service.ledger.approval(pid)
+            items = [found] if found is not None else []
+            text = f"approval of {pid}: {found.status.value}" if found else f"no approval for {pid}"
+        else:
+            items = self.service.approvals()
+            text = f"{len(items)} proposal(s) waiting for approval"
+        settling = [
+            {"proposal_id": p, "due_at": due}
+            for p, due in self.service.ledger.pending_verifications()
+        ]
+        return text, {
+            "approvals": [a.model_dump(mode="json") for a in items],
+            "settling": settling,
+        }
 
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
         task = context.current_task

@@ -1,0 +1,337 @@
+"""The autonomous loop: every interval, observe all services and act according to the mode.
+
+| mode      | on an SLO breach                                                     |
+| --------- | -------------------------------------------------------------------- |
+| `observe` | report it; nothing proposed, nothing applied                         |
+| `suggest` | ask the planner; record its best new proposal; nothing applied       |
+| `approve` | send the best new proposal to the executor, which waits for a human  |
+| `auto`    | send it to the executor: applied if policy allows, else it waits     |
+
+Rules that hold in every mode:
+- one incident per breached service, open until the service is healthy again; every step about
+  it is audited under the incident's trace id;
+- while a proposal for the service waits for approval, or an applied one waits to be verified,
+  nothing new is proposed for it; and an action already tried for the incident is not proposed
+  again (the next-ranked candidate is taken instead);
+- a service whose signals are missing or stale is left alone, and the loop says so.
+
+The loop is not an agent: it calls the observer, planner and executor through A2A like any other
+client, and keeps only its open incidents in memory (approvals and executions are durable in the
+executor).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from quarterdeck.agents.a2a.cards import EXECUTOR, OBSERVER, PLANNER
+from quarterdeck.agents.a2a.client import Reply
+from quarterdeck.agents.a2a.transport import AgentNetwork
+from quarterdeck.agents.a2a.wire import DiagnoseResult, Health, PlanResult, ServiceHealth
+from quarterdeck.agents.executor import AuditSink
+from quarterdeck.core.clock import Clock
+from quarterdeck.core.models import ActionProposal, Target
+
+LOOP_PRINCIPAL = "agent:loop"
+
+
+class LoopMode(StrEnum):
+    OBSERVE = "observe"
+    SUGGEST = "suggest"
+    APPROVE = "approve"
+    AUTO = "auto"
+
+
+EventKind = Literal[
+    "incident_opened",
+    "incident_closed",
+    "standing_still",
+    "reported",
+    "suggested",
+    "waiting",
+    "executed",
+    "verified",
+    "nothing_to_do",
+    "error",
+]
+
+
+class LoopEvent(BaseModel):
+    """One thing the loop noticed or did in a step, in values and in words."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: EventKind
+    service: str
+    message: str
+    incident_id: str | None = None
+    proposal_id: str | None = None
+    status: str | None = Field(default=None, description="the executor's status, when it ran")
+    proposal: ActionProposal | None = None
+
+
+class LoopStep(BaseModel):
+    at: float
+    mode: LoopMode
+    health: list[ServiceHealth] = Field(default_factory=list)
+    events: list[LoopEvent] = Field(default_factory=list)
+
+    def of_kind(self, kind: EventKind) -> list[LoopEvent]:
+        return [e for e in self.events if e.kind == kind]
+
+
+@dataclass
+class Incident:
+    id: str
+    target: Target
+    opened_at: float
+    tried: set[str] = field(default_factory=set)  # canonical JSON of actions already proposed
+    proposals: list[str] = field(default_factory=list)
+
+    @property
+    def trace_id(self) -> str:
+        return f"trace-{self.id}"
+
+
+class LoopError(Exception):
+    """An agent did not answer the way the loop needs; the message says which and how."""
+
+
+class AutonomousLoop:
+    def __init__(
+        self,
+        network: AgentNetwork,
+        audit: AuditSink,
+        clock: Clock,
+        mode: LoopMode = LoopMode.OBSERVE,
+    ) -> None:
+        self.network = network
+        self.audit = audit
+        self.clock = clock
+        self.mode = mode
+        self.incidents: dict[Target, Incident] = {}
+
+    async def step(self) -> LoopStep:
+        """One pass: verify what settled, observe every service, act on breaches per the mode."""
+        now = self.clock.now()
+        out = LoopStep(at=now, mode=self.mode)
+        await self._verify(out)
+        observed = await self._ask(OBSERVER, {"skill": "diagnose", "services": None})
+        raw = observed.first("services")
+        if raw is None:
+            out.events.append(LoopEvent(kind="error", service="*", message=observed.text))
+            self._audit_event(out.events[-1], trace=f"trace-loop-{now:.0f}")
+            return out
+        out.health = DiagnoseResult.model_validate({"services": raw}).services
+        waiting = await self._executor_waiting()
+        for health in out.health:
+            await self._handle(health, waiting, out)
+        return out
+
+    # -- per service ------------------------------------------------------------------------
+
+    async def _handle(self, health: ServiceHealth, waiting: dict[str, str], out: LoopStep) -> None:
+        target = health.target
+        incident = self.incidents.get(target)
+        if health.health is Health.NO_DATA:
+            self._emit(
+                out,
+                LoopEvent(
+                    kind="standing_still",
+                    service=str(target),
+                    incident_id=incident.id if incident else None,
+                    message=f"no fresh signals for {target}: standing still ({health.summary})",
+                ),
+                incident,
+            )
+            return
+        if health.health is Health.OK:
+            if incident is not None:
+                del self.incidents[target]
+                self._emit(
+                    out,
+                    LoopEvent(
+                        kind="incident_closed",
+                        service=str(target),
+                        incident_id=incident.id,
+                        message=f"{target} is back within SLO; incident {incident.id} closed",
+                    ),
+                    incident,
+                )
+            return
+        if incident is None:
+            incident = Incident(
+                id=f"inc-{target.namespace}-{target.service}-{out.at:.0f}",
+                target=target,
+                opened_at=out.at,
+            )
+            self.incidents[target] = incident
+            self.audit.append(
+                "observation",
+                health.model_dump(mode="json"),
+                principal=LOOP_PRINCIPAL,
+                trace_id=incident.trace_id,
+                service=str(target),
+            )
+            self._emit(
+                out,
+                LoopEvent(
+                    kind="incident_opened",
+                    service=str(target),
+                    incident_id=incident.id,
+                    message=f"{target}: {health.summary}",
+                ),
+                incident,
+            )
+        if self.mode is LoopMode.OBSERVE:
+            self._emit(out, self._event("reported", incident, health.summary), incident)
+            return
+        blocker = waiting.get(str(target))
+        if blocker is not None:
+            self._emit(out, self._event("waiting", incident, blocker), incident)
+            return
+        await self._propose(health, incident, out)
+
+    async def _propose(self, health: ServiceHealth, incident: Incident, out: LoopStep) -> None:
+        planned = await self._ask(PLANNER, {"skill": "plan", "health": health})
+        raw = planned.first("proposals")
+        if raw is None:
+            self._emit(out, self._event("error", incident, planned.text), incident)
+            return
+        result = PlanResult.model_validate({"proposals": raw, "notes": planned.first("notes")})
+        fresh = [p for p in result.proposals if _key(p) not in incident.tried]
+        if not fresh:
+            why = "no new action to propose" + (
+                f" (already tried {len(incident.tried)})" if incident.tried else ""
+            )
+            self._emit(out, self._event("nothing_to_do", incident, why), incident)
+            return
+        best = fresh[0]
+        proposal = best.model_copy(
+            update={
+                "id": f"{incident.id}-{len(incident.tried) + 1}",
+                "incident_id": incident.id,
+                "trace_id": incident.trace_id,
+                "requested_by": LOOP_PRINCIPAL,
+                "created_at": out.at,
+            }
+        )
+        incident.tried.add(_key(proposal))
+        incident.proposals.append(proposal.id)
+        if self.mode is LoopMode.SUGGEST:
+            self.audit.append(
+                "proposal",
+                {"proposal": proposal.model_dump(mode="json"), "mode": "suggest", "applied": False},
+                principal=LOOP_PRINCIPAL,
+                trace_id=incident.trace_id,
+                proposal_id=proposal.id,
+                service=str(proposal.target),
+            )
+            ev = self._event("suggested", incident, f"suggest: {proposal.reason or proposal.kind}")
+            self._emit(
+                out,
+                ev.model_copy(update={"proposal_id": proposal.id, "proposal": proposal}),
+                incident,
+                audit=False,
+            )
+            return
+        mode = "approve" if self.mode is LoopMode.APPROVE else "auto"
+        reply = await self._ask(
+            EXECUTOR,
+            {
+                "skill": "execute",
+                "proposal": proposal,
+                "mode": mode,
+                "trace_id": incident.trace_id,
+            },
+        )
+        report = reply.first("report") or {}
+        ev = self._event("executed", incident, reply.text or "no answer from the executor")
+        self._emit(
+            out,
+            ev.model_copy(
+                update={
+                    "proposal_id": proposal.id,
+                    "status": report.get("status"),
+                    "proposal": proposal,
+                }
+            ),
+            incident,
+            audit=False,  # the executor audits the proposal, verdict and execution itself
+        )
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    async def _verify(self, out: LoopStep) -> None:
+        reply = await self._ask(EXECUTOR, {"skill": "verify_due"})
+        for report in reply.first("verifications") or []:
+            proposal = report.get("proposal") or {}
+            target = proposal.get("target") or {}
+            self._emit(
+                out,
+                LoopEvent(
+                    kind="verified",
+                    service=f"{target.get('namespace')}/{target.get('service')}",
+                    incident_id=proposal.get("incident_id"),
+                    proposal_id=report.get("proposal_id"),
+                    status=report.get("status"),
+                    message=str(report.get("message", "")),
+                ),
+                None,
+                audit=False,  # the executor audits its verification
+            )
+
+    async def _executor_waiting(self) -> dict[str, str]:
+        """Service → why nothing new may be proposed for it (an approval or a verification)."""
+        reply = await self._ask(EXECUTOR, {"skill": "approvals"})
+        blockers: dict[str, str] = {}
+        for approval in reply.first("approvals") or []:
+            proposal = approval.get("proposal") or {}
+            target = Target.model_validate(proposal.get("target"))
+            blockers[str(target)] = (
+                f"proposal {proposal.get('id')} waits for approval; not proposing again"
+            )
+        settling = {s["proposal_id"] for s in reply.first("settling") or []}
+        for incident in self.incidents.values():
+            for pid in incident.proposals:
+                if pid in settling:
+                    blockers.setdefault(
+                        str(incident.target), f"proposal {pid} was applied and is settling"
+                    )
+        return blockers
+
+    async def _ask(self, agent: str, data: dict[str, Any]) -> Reply:
+        client = await self.network.client(agent)
+        return await client.send(data=data)
+
+    def _event(self, kind: EventKind, incident: Incident, message: str) -> LoopEvent:
+        return LoopEvent(
+            kind=kind, service=str(incident.target), incident_id=incident.id, message=message
+        )
+
+    def _emit(
+        self, out: LoopStep, event: LoopEvent, incident: Incident | None, *, audit: bool = True
+    ) -> None:
+        out.events.append(event)
+        if audit:
+            trace = incident.trace_id if incident else f"trace-loop-{out.at:.0f}"
+            self._audit_event(event, trace=trace)
+
+    def _audit_event(self, event: LoopEvent, *, trace: str) -> None:
+        self.audit.append(
+            "loop",
+            {**event.model_dump(mode="json", exclude_none=True), "mode": self.mode.value},
+            principal=LOOP_PRINCIPAL,
+            trace_id=trace,
+            proposal_id=event.proposal_id,
+            service=event.service if event.service != "*" else None,
+        )
+
+
+def _key(p: ActionProposal) -> str:
+    """Actions compare by what they do, not by who proposed them or why."""
+    return f"{p.target}:{p.action.model_dump_json()}"

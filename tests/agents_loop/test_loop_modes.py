@@ -1,0 +1,123 @@
+"""The autonomous loop, mode by mode, on a fake cluster: what it proposes, applies and waits for."""
+
+from __future__ import annotations
+
+import pytest
+
+from quarterdeck.agents.loop import LoopMode
+from quarterdeck.audit import AuditLog
+from quarterdeck.core.clock import ManualClock
+from quarterdeck.core.models import Decision, ScaleAction
+from tests.agents_a2a.fakes import FakeCluster, FakeGuard, SignalBoard
+from tests.agents_loop.conftest import MakeRuntime, ScriptedBrains
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_observe_reports_and_applies_nothing(
+    make_runtime: MakeRuntime, board: SignalBoard, cluster: FakeCluster, brains: ScriptedBrains
+) -> None:
+    rt = make_runtime(LoopMode.OBSERVE)
+    quiet = await rt.loop_once()
+    assert quiet.events == []
+    board.set("fraud-detector", 400.0)
+    step = await rt.loop_once()
+    assert [e.kind for e in step.events] == ["incident_opened", "reported"]
+    assert cluster.applied == []
+    assert brains.plans == 0
+
+
+async def test_suggest_proposes_without_applying_and_never_repeats(
+    make_runtime: MakeRuntime, board: SignalBoard, cluster: FakeCluster
+) -> None:
+    rt = make_runtime(LoopMode.SUGGEST)
+    board.set("fraud-detector", 400.0)
+    first = await rt.loop_once()
+    [s1] = first.of_kind("suggested")
+    assert s1.proposal is not None
+    assert s1.proposal.action == ScaleAction(replicas=4)
+    second = await rt.loop_once()
+    [s2] = second.of_kind("suggested")
+    assert s2.proposal is not None
+    assert s2.proposal.action == ScaleAction(replicas=6)  # the next candidate, not the same one
+    third = await rt.loop_once()
+    assert [e.kind for e in third.events] == ["nothing_to_do"]
+    assert cluster.applied == []
+    assert await rt.approvals() == []
+
+
+async def test_approve_mode_waits_for_a_human_and_does_not_repropose(
+    make_runtime: MakeRuntime, board: SignalBoard, cluster: FakeCluster, brains: ScriptedBrains
+) -> None:
+    rt = make_runtime(LoopMode.APPROVE)
+    board.set("fraud-detector", 400.0)
+    first = await rt.loop_once()
+    [executed] = first.of_kind("executed")
+    assert executed.status == "awaiting_approval"
+    for _ in range(3):
+        later = await rt.loop_once()
+        assert [e.kind for e in later.events] == ["waiting"]
+        assert "waits for approval" in later.events[0].message
+    assert brains.plans == 1
+    pending = await rt.approvals()
+    assert [a.proposal_id for a in pending] == [executed.proposal_id]
+    assert cluster.applied == []
+    outcome = await rt.decide(pending[0].proposal_id, approve=True, principal="bob")
+    assert outcome.decided
+    assert outcome.state == "TASK_STATE_COMPLETED"
+    assert [a for _, a in cluster.applied] == [ScaleAction(replicas=4)]
+
+
+async def test_auto_applies_what_policy_allows_and_asks_for_the_rest(
+    make_runtime: MakeRuntime,
+    board: SignalBoard,
+    cluster: FakeCluster,
+    guard: FakeGuard,
+    clock: ManualClock,
+) -> None:
+    rt = make_runtime(LoopMode.AUTO)
+    board.set("fraud-detector", 400.0)
+    step = await rt.loop_once()
+    [executed] = step.of_kind("executed")
+    assert executed.status == "applied"
+    assert [a for _, a in cluster.applied] == [ScaleAction(replicas=4)]
+    # while the applied action settles, nothing new is proposed
+    clock.advance(15)
+    assert [e.kind for e in (await rt.loop_once()).events] == ["waiting"]
+    # settled and still breaching: verified (no change), then the loop tries the next action,
+    # which policy now sends to a human
+    guard.decisions["scale"] = Decision.REQUIRE_APPROVAL
+    clock.advance(60)
+    step = await rt.loop_once()
+    assert [e.kind for e in step.events] == ["verified", "executed"]
+    assert step.events[1].status == "awaiting_approval"
+    assert len(cluster.applied) == 1
+
+
+async def test_stands_still_on_stale_signals(
+    make_runtime: MakeRuntime, board: SignalBoard, cluster: FakeCluster, audit: AuditLog
+) -> None:
+    rt = make_runtime(LoopMode.AUTO)
+    board.set("fraud-detector", 400.0)
+    board.stale.add("fraud-detector")
+    step = await rt.loop_once()
+    [still] = step.events
+    assert still.kind == "standing_still"
+    assert "standing still" in still.message
+    assert cluster.applied == []
+    loop_entries = [e for e in audit.query() if e.kind == "loop"]
+    assert any("standing still" in str(e.payload) for e in loop_entries)
+
+
+async def test_one_trace_per_incident_in_the_audit_log(
+    make_runtime: MakeRuntime, board: SignalBoard, audit: AuditLog
+) -> None:
+    rt = make_runtime(LoopMode.AUTO)
+    board.set("fraud-detector", 400.0)
+    step = await rt.loop_once()
+    incident = step.events[0].incident_id
+    entries = [e for e in audit.query() if e.trace_id == f"trace-{incident}"]
+    assert {e.kind for e in entries} >= {"observation", "loop", "proposal", "verdict", "execution"}
+    board.set("fraud-detector", 90.0)
+    closed = await rt.loop_once()
+    assert [e.kind for e in closed.events] == ["incident_closed"]
