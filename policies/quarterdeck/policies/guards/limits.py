@@ -1,0 +1,232 @@
+"""Guards about *how much*: blast radius (scale step, canary weight step, share of pods restarted
+at once) and budgets (replicas per service, GPUs in the cluster).
+
+Each reads the current state from the context; when that state is missing it fails closed.
+"""
+
+from __future__ import annotations
+
+import math
+
+from quarterdeck.core.models import RestartAction, RouteAction, ScaleAction
+from quarterdeck.policies.rules import Evaluation, Finding, Rule, RuleInfo
+from quarterdeck.policies.schema import (
+    CanaryStep,
+    GpuBudget,
+    ReplicaBudget,
+    RestartShare,
+    ScaleStep,
+)
+
+
+def _no_state(rule: Rule, ev: Evaluation, what: str) -> list[Finding]:
+    return [
+        rule.finding(
+            "deny",
+            f"{what}: no state for {ev.proposal.target} in the context (fail closed)",
+            {"service": str(ev.proposal.target)},
+        )
+    ]
+
+
+class ScaleStepRule(Rule):
+    def __init__(self, info: RuleInfo, cfg: ScaleStep) -> None:
+        super().__init__(info, cfg.match)
+        self.cfg = cfg
+        self.phase = "clamp" if cfg.effect == "clamp" else "check"
+
+    def applies(self, ev: Evaluation) -> bool:
+        return ev.action.kind == "scale" and super().applies(ev)
+
+    def limits(self, current: int) -> tuple[int, int]:
+        """(lowest, highest) replica count one action may set from `current`."""
+        up = max(self.cfg.up_absolute, math.ceil(current * self.cfg.up_percent / 100), 1)
+        down = max(self.cfg.down_absolute, math.floor(current * self.cfg.down_percent / 100))
+        return max(0, current - down), current + up
+
+    def evaluate(self, ev: Evaluation) -> list[Finding]:
+        action = ev.action
+        if not isinstance(action, ScaleAction):
+            return []
+        if ev.service is None:
+            return _no_state(self, ev, "scale step")
+        current, target = ev.service.replicas, action.replicas
+        low, high = self.limits(current)
+        if low <= target <= high:
+            return []
+        new = min(max(target, low), high)
+        inputs = {"current": current, "requested": target, "lowest": low, "highest": high}
+        text = (
+            f"scale step {current} → {target} exceeds the blast radius "
+            f"(one action may set {low}..{high})"
+        )
+        if self.cfg.effect == "clamp":
+            return [
+                self.finding(
+                    "clamp",
+                    f"{text}: replicas {target} → {new}",
+                    inputs,
+                    ScaleAction(replicas=new),
+                )
+            ]
+        return [self.finding(self.cfg.effect, text, inputs)]
+
+
+class CanaryStepRule(Rule):
+    def __init__(self, info: RuleInfo, cfg: CanaryStep) -> None:
+        super().__init__(info, cfg.match)
+        self.cfg = cfg
+
+    def applies(self, ev: Evaluation) -> bool:
+        return ev.action.kind == "route" and super().applies(ev)
+
+    def evaluate(self, ev: Evaluation) -> list[Finding]:
+        action = ev.action
+        if not isinstance(action, RouteAction):
+            return []
+        svc = ev.service
+        if svc is None:
+            return _no_state(self, ev, "canary step")
+        current = svc.effective_weights()
+        versions = sorted(set(current) | set(action.weights))
+        delta = {v: action.weights.get(v, 0) - current.get(v, 0) for v in versions}
+        step = max((abs(d) for d in delta.values()), default=0)
+        if step <= self.cfg.max_points:
+            return []
+        gaining = sorted(v for v, d in delta.items() if d > 0)
+        healthy = {r.version for r in svc.revisions if r.healthy}
+        inputs = {
+            "current_weights": current,
+            "requested_weights": dict(action.weights),
+            "step_points": step,
+            "max_points": self.cfg.max_points,
+            "healthy_versions": sorted(healthy),
+        }
+        if self.cfg.allow_shift_to_healthy and gaining and set(gaining) <= healthy:
+            return [
+                self.finding(
+                    "allow",
+                    f"weight step of {step} points exceeds {self.cfg.max_points}, but it only "
+                    f"moves traffic onto healthy versions ({', '.join(gaining)})",
+                    inputs,
+                )
+            ]
+        return [
+            self.finding(
+                self.cfg.effect,
+                f"route weight step of {step} points exceeds {self.cfg.max_points} "
+                f"(current {current}, requested {dict(action.weights)})",
+                inputs,
+            )
+        ]
+
+
+class RestartShareRule(Rule):
+    """A rolling restart (pods unset) replaces one pod at a time behind a surge pod, so only an
+    explicit `pods` count is measured against the share."""
+
+    def __init__(self, info: RuleInfo, cfg: RestartShare) -> None:
+        super().__init__(info, cfg.match)
+        self.cfg = cfg
+
+    def applies(self, ev: Evaluation) -> bool:
+        return ev.action.kind == "restart" and super().applies(ev)
+
+    def evaluate(self, ev: Evaluation) -> list[Finding]:
+        action = ev.action
+        if not isinstance(action, RestartAction) or action.pods is None:
+            return []
+        if ev.service is None:
+            return _no_state(self, ev, "restart share")
+        replicas = ev.service.replicas
+        share = 100.0 * action.pods / max(replicas, 1)
+        if share <= self.cfg.max_percent:
+            return []
+        return [
+            self.finding(
+                self.cfg.effect,
+                f"restarting {action.pods} of {replicas} pods at once ({share:.0f} %) exceeds "
+                f"{self.cfg.max_percent:g} %",
+                {"pods": action.pods, "replicas": replicas, "share_percent": round(share, 1)},
+            )
+        ]
+
+
+class ReplicaBudgetRule(Rule):
+    def __init__(self, info: RuleInfo, cfg: ReplicaBudget) -> None:
+        super().__init__(info, cfg.match)
+        self.cfg = cfg
+        self.phase = "clamp" if cfg.effect == "clamp" else "check"
+
+    def applies(self, ev: Evaluation) -> bool:
+        return ev.action.kind == "scale" and super().applies(ev)
+
+    def evaluate(self, ev: Evaluation) -> list[Finding]:
+        action = ev.action
+        if not isinstance(action, ScaleAction) or action.replicas <= self.cfg.max:
+            return []
+        inputs = {"requested": action.replicas, "max": self.cfg.max}
+        text = f"{action.replicas} replicas exceed the per-service budget of {self.cfg.max}"
+        if self.cfg.effect == "clamp":
+            return [
+                self.finding(
+                    "clamp",
+                    f"{text}: replicas {action.replicas} → {self.cfg.max}",
+                    inputs,
+                    ScaleAction(replicas=self.cfg.max),
+                )
+            ]
+        return [self.finding("deny", text, inputs)]
+
+
+class GpuBudgetRule(Rule):
+    def __init__(self, info: RuleInfo, cfg: GpuBudget) -> None:
+        super().__init__(info, cfg.match)
+        self.cfg = cfg
+        self.phase = "clamp" if cfg.effect == "clamp" else "check"
+
+    def applies(self, ev: Evaluation) -> bool:
+        return ev.action.kind == "scale" and super().applies(ev)
+
+    def evaluate(self, ev: Evaluation) -> list[Finding]:
+        action = ev.action
+        if not isinstance(action, ScaleAction):
+            return []
+        svc = ev.service
+        if svc is None:
+            return _no_state(self, ev, "GPU budget")
+        per_pod, current, target = svc.gpu_per_pod, svc.replicas, action.replicas
+        if per_pod == 0 or target <= current:
+            return []
+        cluster = ev.context.cluster
+        allowed = self.cfg.max if self.cfg.max is not None else cluster.gpu_capacity
+        if self.cfg.max is not None and cluster.gpu_capacity is not None:
+            allowed = min(self.cfg.max, cluster.gpu_capacity)
+        inputs = {
+            "gpu_per_pod": per_pod,
+            "current": current,
+            "requested": target,
+            "gpus_in_use": cluster.gpus_in_use,
+            "gpus_allowed": allowed,
+        }
+        if allowed is None:
+            return [
+                self.finding(
+                    "deny", "GPU budget: cluster GPU capacity unknown (fail closed)", inputs
+                )
+            ]
+        need = cluster.gpus_in_use + (target - current) * per_pod
+        if need <= allowed:
+            return []
+        fit = current + max(0, allowed - cluster.gpus_in_use) // per_pod
+        text = f"scaling to {target} needs {need} GPUs in the cluster, over the budget of {allowed}"
+        if self.cfg.effect == "clamp" and fit > current:
+            return [
+                self.finding(
+                    "clamp",
+                    f"{text}: replicas {target} → {fit}",
+                    inputs,
+                    ScaleAction(replicas=fit),
+                )
+            ]
+        return [self.finding("deny", text + " (no GPUs left to grow into)", inputs)]

@@ -1,0 +1,287 @@
+"""Loading policy files into a `PolicySet`, all or nothing.
+
+A file that is not YAML, a document that does not fit the schema, a CEL expression that does not
+compile or names something the guard does not provide, a duplicate rule id: each is a
+`LoadProblem` naming the file, the rule and the reason. Every problem found is reported together
+in one `PolicyLoadError`; nothing is half-loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import yaml
+from pydantic import ValidationError
+
+from .cel_rules import CelClamp, CelPolicy, CelValidation
+from .expressions import Expression, ExpressionError, compile_expression
+from .guards import build_rules, history_retention
+from .rules import Rule, RuleInfo
+from .schema import API_VERSION, POLICY_KINDS, TEST_KIND, GuardPolicyDoc, GuardSettingsDoc
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+class LoadProblem(NamedTuple):
+    file: str
+    rule: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}: rule {self.rule}" if self.rule else self.file
+        return f"{where}: {self.reason}"
+
+
+class PolicyLoadError(ValueError):
+    """Policy files were refused. `problems` lists every (file, rule, reason) found."""
+
+    def __init__(self, problems: list[LoadProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+    @property
+    def file(self) -> str:
+        return self.problems[0].file
+
+    @property
+    def rule(self) -> str | None:
+        return self.problems[0].rule
+
+    @property
+    def reason(self) -> str:
+        return self.problems[0].reason
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    """Loaded, compiled, immutable rules, in evaluation order (files sorted by path, documents
+    in file order). Share one between guards freely."""
+
+    rules: tuple[Rule, ...]
+    files: tuple[str, ...]
+    policies: tuple[str, ...]
+    digest: str
+    """sha256 over the files' names and bytes, for the audit log."""
+    retention: float
+    """How far back (seconds) the stateful guards look at applied actions."""
+    uses_stdlib: bool
+
+    @property
+    def rule_ids(self) -> tuple[str, ...]:
+        return tuple(r.rule_id for r in self.rules)
+
+
+def default_policy_dir() -> Path:
+    """`policies/default` of the source tree, or the copy a wheel installs under share/."""
+    here = Path(__file__).resolve()
+    in_repo = here.parents[2] / "default"
+    if in_repo.is_dir():
+        return in_repo
+    return Path(sys.prefix) / "share" / "quarterdeck" / "policies"
+
+
+def yaml_files(paths: Iterable[str | Path] | str | Path) -> list[Path]:
+    """The YAML files named by `paths` (directories are searched recursively, sorted)."""
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found.extend(
+                sorted(
+                    f
+                    for f in p.rglob("*")
+                    if f.suffix in YAML_SUFFIXES
+                    and f.is_file()
+                    and not any(part.startswith(".") for part in f.relative_to(p).parts)
+                )
+            )
+        else:
+            found.append(p)
+    return found
+
+
+def read_documents(path: Path) -> list[dict[str, Any]]:
+    """The YAML documents in `path`; raises PolicyLoadError if it cannot be read or parsed."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise PolicyLoadError([LoadProblem(str(path), None, f"cannot read: {e}")]) from e
+    try:
+        docs = [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
+    except yaml.YAMLError as e:
+        raise PolicyLoadError([LoadProblem(str(path), None, f"not valid YAML: {e}")]) from e
+    for i, d in enumerate(docs):
+        if not isinstance(d, dict):
+            raise PolicyLoadError(
+                [LoadProblem(str(path), None, f"document {i + 1} is not a mapping")]
+            )
+    return docs
+
+
+def load_policies(paths: Iterable[str | Path] | str | Path) -> PolicySet:
+    """Load every GuardPolicy/GuardSettings document in `paths` (files or directories).
+
+    GuardTest documents are skipped (they are for `quarterdeck policy test`). Raises
+    PolicyLoadError with every problem found, including "no policies" for paths without any.
+    """
+    files = yaml_files(paths)
+    problems: list[LoadProblem] = []
+    rules: list[Rule] = []
+    names: dict[str, str] = {}
+    retention = 0.0
+    digest = hashlib.sha256()
+    for path in files:
+        file = str(path)
+        try:
+            docs = read_documents(path)
+        except PolicyLoadError as e:
+            problems.extend(e.problems)
+            continue
+        digest.update(file.encode() + b"\0" + path.read_bytes() + b"\0")
+        for doc in docs:
+            kind = doc.get("kind")
+            if kind == TEST_KIND:
+                continue
+            if kind not in POLICY_KINDS:
+                problems.append(
+                    LoadProblem(
+                        file,
+                        _doc_name(doc),
+                        f"unknown kind {kind!r} (expected {', '.join(POLICY_KINDS)} with "
+                        f"apiVersion {API_VERSION})",
+                    )
+                )
+                continue
+            new_rules, doc_problems, doc_retention = _build(doc, file)
+            problems.extend(doc_problems)
+            retention = max(retention, doc_retention)
+            name = _doc_name(doc) or "?"
+            if name in names and not doc_problems:
+                problems.append(
+                    LoadProblem(file, None, f"policy name {name!r} is also used in {names[name]}")
+                )
+            names.setdefault(name, file)
+            rules.extend(new_rules)
+    seen: dict[str, Rule] = {}
+    for rule in rules:
+        other = seen.setdefault(rule.rule_id, rule)
+        if other is not rule:
+            problems.append(
+                LoadProblem(
+                    rule.info.file,
+                    rule.rule_id,
+                    f"duplicate rule id (also in policy {other.info.policy!r}, {other.info.file})",
+                )
+            )
+    if not problems and not rules:
+        shown = ", ".join(str(p) for p in ([paths] if isinstance(paths, str | Path) else paths))
+        problems.append(LoadProblem(shown or "(no paths)", None, "no policy documents found"))
+    if problems:
+        raise PolicyLoadError(problems)
+    return PolicySet(
+        rules=tuple(rules),
+        files=tuple(str(f) for f in files),
+        policies=tuple(names),
+        digest=digest.hexdigest(),
+        retention=retention,
+        uses_stdlib=any(r.uses_stdlib for r in rules),
+    )
+
+
+def _doc_name(doc: dict[str, Any]) -> str | None:
+    meta = doc.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def _build(doc: dict[str, Any], file: str) -> tuple[list[Rule], list[LoadProblem], float]:
+    model: GuardPolicyDoc | GuardSettingsDoc
+    try:
+        if doc.get("kind") == "GuardPolicy":
+            model = GuardPolicyDoc.model_validate(doc)
+        else:
+            model = GuardSettingsDoc.model_validate(doc)
+    except ValidationError as e:
+        return [], [_schema_problem(file, doc, err) for err in e.errors()], 0.0
+    if isinstance(model, GuardSettingsDoc):
+        return build_rules(model, file), [], history_retention(model)
+    rules, problems = _build_cel(model, file)
+    return rules, problems, 0.0
+
+
+def _build_cel(doc: GuardPolicyDoc, file: str) -> tuple[list[Rule], list[LoadProblem]]:
+    spec, name = doc.spec, doc.metadata.name
+    problems: list[LoadProblem] = []
+
+    def compiled(source: str, rule: str, field: str) -> Expression | None:
+        try:
+            return compile_expression(source)
+        except ExpressionError as e:
+            problems.append(LoadProblem(file, rule, f"{field}: {e}"))
+            return None
+
+    conditions: list[tuple[str, Expression]] = []
+    for i, cond in enumerate(spec.match_conditions):
+        expr = compiled(cond.expression, f"{name}/{cond.name}", f"matchConditions[{i}].expression")
+        if expr is not None:
+            conditions.append((cond.name, expr))
+    policy = CelPolicy(name, file, spec.match, tuple(conditions))
+    rules: list[Rule] = []
+    for i, v in enumerate(spec.validations):
+        rid = v.id or f"{name}/validation-{i}"
+        expr = compiled(v.expression, rid, f"validations[{i}].expression")
+        msg_expr = (
+            compiled(v.message_expression, rid, f"validations[{i}].messageExpression")
+            if v.message_expression
+            else None
+        )
+        if expr is not None:
+            rule = CelValidation(
+                RuleInfo(rid, name, file),
+                policy,
+                expression=expr,
+                effect=v.effect or spec.effect,
+                message=v.message,
+                message_expression=msg_expr,
+                reason=v.reason,
+            )
+            rule.uses_stdlib = _stdlib(expr, msg_expr, *(c for _, c in conditions))
+            rules.append(rule)
+    for i, c in enumerate(spec.clamps):
+        rid = c.id or f"{name}/clamp-{i}"
+        low = compiled(c.min, rid, f"clamps[{i}].min") if c.min else None
+        high = compiled(c.max, rid, f"clamps[{i}].max") if c.max else None
+        clamp = CelClamp(
+            RuleInfo(rid, name, file), policy, param=c.param, low=low, high=high, message=c.message
+        )
+        clamp.uses_stdlib = _stdlib(low, high, *(c2 for _, c2 in conditions))
+        rules.append(clamp)
+    return rules, problems
+
+
+def _stdlib(*exprs: Expression | None) -> bool:
+    return any(e is not None and e.uses_stdlib for e in exprs)
+
+
+def _schema_problem(file: str, doc: dict[str, Any], err: Any) -> LoadProblem:
+    loc = tuple(err.get("loc", ()))
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    rule = _doc_name(doc)
+    # Name the rule when the error is inside one (spec.validations[2]... -> its id).
+    if len(loc) >= 3 and loc[0] == "spec" and isinstance(loc[2], int):
+        items = (doc.get("spec") or {}).get(loc[1])
+        item = items[loc[2]] if isinstance(items, list) and len(items) > loc[2] else None
+        rid = item.get("id") if isinstance(item, dict) else None
+        rule = rid if isinstance(rid, str) else f"{rule}/{loc[1]}[{loc[2]}]"
+    elif len(loc) >= 2 and loc[0] == "spec" and isinstance(loc[1], str):
+        rule = f"{rule}/{loc[1]}"
+    return LoadProblem(file, rule, f"{path or '(document)'}: {err.get('msg', 'invalid')}")
