@@ -19,6 +19,7 @@ _FACTORIES: dict[str, str] = {
     "none": "quarterdeck.sim.controllers.none:NoneController",
     "hpa": "quarterdeck.sim.controllers.hpa:HpaController",
     "baseline": "quarterdeck.sim.controllers.baseline:BaselineController",
+    "oracle": "quarterdeck.sim.controllers.oracle:OracleController",
 }
 
 
