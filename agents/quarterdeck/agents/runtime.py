@@ -97,6 +97,7 @@ class RuntimeSettings:
     executor: ExecutorSettings = field(default_factory=ExecutorSettings)
     loop_mode: LoopMode = LoopMode.OBSERVE
     chat_mode: str = "auto"  # how the coordinator sends chat proposals: auto | approve
+    local_agents: tuple[str, ...] = AGENT_NAMES  # built and served by this runtime
     remote_agents: Mapping[str, str] = field(default_factory=dict)  # name → base URL
     public_urls: Mapping[str, str] = field(default_factory=dict)  # name → URL its card shows
     token: str | None = None  # bearer token for calls to remote agents
@@ -173,10 +174,15 @@ class Runtime:
         hooks: ExecutorHooks | None = None,
         signals: SignalReader | None = None,
     ) -> Runtime:
-        """Build every agent not in `settings.remote_agents`, on `settings.state_dir`."""
-        unknown = sorted(set(settings.remote_agents) - set(AGENT_NAMES))
+        """Build the agents in `settings.local_agents` (minus any in `remote_agents`), keeping
+        their durable state in `settings.state_dir`."""
+        unknown = sorted(
+            (set(settings.remote_agents) | set(settings.local_agents)) - set(AGENT_NAMES)
+        )
         if unknown:
-            raise ValueError(f"unknown agents in remote_agents: {', '.join(unknown)}")
+            raise ValueError(
+                f"unknown agents: {', '.join(unknown)} (known: {', '.join(AGENT_NAMES)})"
+            )
         state = settings.state_dir
         state.mkdir(parents=True, exist_ok=True)
         network = AgentNetwork(urls=settings.remote_agents, token=settings.token)
@@ -184,7 +190,7 @@ class Runtime:
         executor = None
         apps: dict[str, Starlette] = {}
         stores: dict[str, SqliteTaskStore] = {}
-        local = [n for n in AGENT_NAMES if n not in settings.remote_agents]
+        local = [n for n in settings.local_agents if n not in settings.remote_agents]
         for name in local:
             if name == EXECUTOR:
                 executor = ExecutorService(
