@@ -1,8 +1,10 @@
 """One contract for every `MetricsSource`: the same questions get the same answers.
 
-Implementations: the in-process simulator adapter, and prometheus-api-client over HTTP against
-the simulator's Prometheus API. Both are also held to the simulator's own numbers
-(`sim.window`, `sim.service`), so neither the evaluator nor the wire format can drift.
+Implementations: the in-process simulator adapter; prometheus-api-client over HTTP against the
+simulator's Prometheus routes alone; and the same client against the whole `sim serve` app
+(paused, so the simulator stands still while the questions are asked). All are also held to the
+simulator's own numbers (`sim.window`, `sim.service`), so neither the evaluator nor the wire
+format can drift.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from starlette.applications import Starlette
 
 from quarterdeck.core.models import Target
 from quarterdeck.sim.wire.prometheus import prometheus_routes
+from quarterdeck.sim.wire.server import serve_in_thread
 from quarterdeck.tools.metrics import (
     MetricsConfig,
     MetricsSource,
@@ -39,11 +42,18 @@ def http_url(sim):
         yield url
 
 
-@pytest.fixture(params=["sim", "prometheus-http"], scope="module")
+@pytest.fixture(scope="module")
+def sim_serve_url(sim):
+    with serve_in_thread(sim, speed=0.0) as running:
+        yield running.url
+
+
+@pytest.fixture(params=["sim", "prometheus-http", "prometheus-sim-serve"], scope="module")
 def source(request, sim) -> MetricsSource:
     if request.param == "sim":
         return make_metrics_source(MetricsConfig(kind="sim"), sim=sim)
-    url = request.getfixturevalue("http_url")
+    fixture = "http_url" if request.param == "prometheus-http" else "sim_serve_url"
+    url = request.getfixturevalue(fixture)
     cfg = MetricsConfig(kind="prometheus", url=url, epoch=sim.epoch, retries=0, timeout_s=10)
     return make_metrics_source(cfg, clock=SimClock(sim))
 
