@@ -1,72 +1,38 @@
 """A real Prometheus server scrapes the simulator's `/metrics`; the Prometheus adapter queries it.
 
-The simulator runs at speed 1 (Prometheus stamps samples with its own wall-clock scrape time),
-Prometheus scrapes every second into a temporary TSDB, and what the adapter reads back must be
-what the simulator holds: replicas and route weights exactly, cumulative counters equal to one
-of the simulator's recent samples (the drift of one scrape), and the data fresh.
+The simulator is the `sim serve` app at speed 1 (Prometheus stamps samples with its own
+wall-clock scrape time). Prometheus scrapes every second into a temporary TSDB, and what the
+adapter reads back must be what the simulator holds: replicas and route weights exactly,
+cumulative counters equal to one of the simulator's recent samples (the drift of one scrape),
+and the data fresh.
 """
 
 from __future__ import annotations
 
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse
-from starlette.routing import Route
 
 from quarterdeck.core.models import Target, ToolStatus
-from quarterdeck.sim.wire.exposition import CONTENT_TYPE, render_metrics
-from quarterdeck.tools.metrics import MetricsConfig, MetricsError, make_metrics_source
+from quarterdeck.sim.wire.server import RunningServer, serve_in_thread
+from quarterdeck.tools.metrics import (
+    MetricsConfig,
+    MetricsError,
+    MetricsSource,
+    make_metrics_source,
+)
 from quarterdeck.tools.reads import ReadContext, register_read_tools
 from quarterdeck.tools.registry import ToolRegistry
 from quarterdeck.tools.signals import load_catalog, read_signal
 
-from .conftest import free_port, make_sim, require_binary, serve_app
+from .conftest import free_port, make_sim, require_binary
 
 pytestmark = pytest.mark.integration
 RANKER = Target(namespace="ml", service="ranker")
-
-
-class LiveSim:
-    """The simulator advancing one tick per wall second in a thread; reads take the lock."""
-
-    def __init__(self, sim) -> None:
-        self.sim = sim
-        self.lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        start, t0 = time.monotonic(), self.sim.now
-        while not self._stop.wait(0.05):
-            due = t0 + (time.monotonic() - start) - self.sim.now
-            if due >= self.sim.tick:
-                with self.lock:
-                    self.sim.advance(self.sim.tick * int(due // self.sim.tick))
-
-    def __enter__(self) -> LiveSim:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-
-def metrics_app(live: LiveSim) -> Starlette:
-    async def metrics(request: Request) -> PlainTextResponse:
-        with live.lock:
-            text = render_metrics(live.sim)
-        return PlainTextResponse(text, media_type=CONTENT_TYPE)
-
-    return Starlette(routes=[Route("/metrics", metrics)])
 
 
 def start_prometheus(binary: str, workdir: Path, target: str) -> tuple[subprocess.Popen, str]:
@@ -93,12 +59,12 @@ def start_prometheus(binary: str, workdir: Path, target: str) -> tuple[subproces
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory) -> Iterator[tuple[LiveSim, object]]:
+def stack(tmp_path_factory) -> Iterator[tuple[RunningServer, MetricsSource]]:
     binary = require_binary("prometheus")
     sim = make_sim(tmp_path_factory, advance=600.0)  # the canary is in: two versions
     workdir = tmp_path_factory.mktemp("prometheus")
-    with LiveSim(sim) as live, serve_app(metrics_app(live)) as sim_url:
-        proc, prom_url = start_prometheus(binary, workdir, sim_url.removeprefix("http://"))
+    with serve_in_thread(sim, speed=1.0) as live:  # `quarterdeck sim serve`, in a thread
+        proc, prom_url = start_prometheus(binary, workdir, live.url.removeprefix("http://"))
         try:
             source = make_metrics_source(
                 MetricsConfig(kind="prometheus", url=prom_url, retries=1, timeout_s=5.0)
@@ -127,8 +93,7 @@ def stack(tmp_path_factory) -> Iterator[tuple[LiveSim, object]]:
 def test_replicas_and_route_weights_match(stack):
     live, source = stack
     catalog = load_catalog()
-    with live.lock:
-        view = live.sim.service("ml", "ranker")
+    view = live.call(lambda: live.sim.service("ml", "ranker"))
     assert read_signal(source, catalog, "ready_replicas", RANKER).value == view.ready_replicas
     assert read_signal(source, catalog, "desired_replicas", RANKER).value == view.spec_replicas
     weights = read_signal(source, catalog, "route_weights", RANKER).by
@@ -139,12 +104,9 @@ def test_counters_are_the_simulators_within_a_scrape(stack):
     live, source = stack
     query = 'qd_requests_total{namespace="ml",service="ranker",version="v1",code="200"}'
     (sample,) = source.query(query)
-    with live.lock:
-        (series,) = live.sim.series.select(
-            "qd_requests_total",
-            [("service", "=", "ranker"), ("version", "=", "v1"), ("code", "=", "200")],
-        )
-    recent = series.v[series.t >= live.sim.now - 30]
+    matchers = [("service", "=", "ranker"), ("version", "=", "v1"), ("code", "=", "200")]
+    (series,) = live.call(lambda: live.sim.series.select("qd_requests_total", matchers))
+    recent = series.v[series.t >= series.t[-1] - 30]
     # what Prometheus holds is one of the values the simulator exposed in the last scrapes
     assert np.isclose(recent, sample.value, rtol=1e-12, atol=0).any(), (sample.value, recent)
     assert time.time() - sample.timestamp < 5
