@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from quarterdeck.agents.a2a.wire import Health, PlanResult, ServiceHealth
+from quarterdeck.agents.a2a.wire import Health, Intent, PlanResult, ServiceHealth
 from quarterdeck.agents.executor import ExecutorSettings
 from quarterdeck.agents.loop import LoopMode
 from quarterdeck.agents.runtime import Runtime, RuntimeDeps, RuntimeSettings, scripted_brains
@@ -56,6 +56,23 @@ class ScriptedBrains:
                     ServiceHealth(target=t, health=Health.OK, summary="ok", evidence=evidence)
                 )
         return out
+
+    def understand(self, text: str) -> Intent:
+        """'fix SERVICE', 'how is SERVICE', 'scale SERVICE to N'; anything else is unknown."""
+        words = text.lower().split()
+        if len(words) >= 2 and words[0] in {"fix", "how", "scale"}:
+            target = Target(namespace="ml", service=words[-1] if words[0] == "how" else words[1])
+            if words[0] == "fix":
+                return Intent(kind="fix", target=target, explanation=f"fix {target}")
+            if words[0] == "how":
+                return Intent(kind="diagnose", target=target, explanation=f"diagnose {target}")
+            return Intent(
+                kind="act",
+                target=target,
+                action=ScaleAction(replicas=int(words[-1])),
+                explanation=f"scale {target} to {words[-1]}",
+            )
+        return Intent(kind="unknown")
 
     def plan(self, health: ServiceHealth) -> PlanResult:
         self.plans += 1
@@ -137,7 +154,7 @@ async def make_runtime(  # noqa: PLR0917 - pytest passes fixtures positionally
                 executor=ExecutorSettings(settle_s=60),
                 **settings,
             ),
-            brains=scripted_brains(brains.diagnose, brains.plan),
+            brains=scripted_brains(brains.diagnose, brains.plan, brains.understand),
             signals=board.read,
         )
         built.append(rt)

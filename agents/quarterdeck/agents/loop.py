@@ -26,10 +26,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
+import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from quarterdeck.agents.a2a.cards import EXECUTOR, OBSERVER, PLANNER
-from quarterdeck.agents.a2a.client import Reply
+from quarterdeck.agents.a2a.client import AgentError, Reply
 from quarterdeck.agents.a2a.transport import AgentNetwork
 from quarterdeck.agents.a2a.wire import DiagnoseResult, Health, PlanResult, ServiceHealth
 from quarterdeck.agents.executor import AuditSink
@@ -190,7 +191,7 @@ class AutonomousLoop:
         if self.mode is LoopMode.OBSERVE:
             self._emit(out, self._event("reported", incident, health.summary), incident)
             return
-        blocker = waiting.get(str(target))
+        blocker = waiting.get(str(target), waiting.get("*"))
         if blocker is not None:
             self._emit(out, self._event("waiting", incident, blocker), incident)
             return
@@ -249,7 +250,10 @@ class AutonomousLoop:
                 "trace_id": incident.trace_id,
             },
         )
-        report = reply.first("report") or {}
+        report = reply.first("report")
+        if report is None:
+            self._emit(out, self._event("error", incident, reply.text), incident)
+            return
         ev = self._event("executed", incident, reply.text or "no answer from the executor")
         self._emit(
             out,
@@ -288,6 +292,9 @@ class AutonomousLoop:
     async def _executor_waiting(self) -> dict[str, str]:
         """Service → why nothing new may be proposed for it (an approval or a verification)."""
         reply = await self._ask(EXECUTOR, {"skill": "approvals"})
+        if reply.first("approvals") is None:
+            # Without the executor's list nobody can tell what is pending: propose nothing.
+            return dict.fromkeys(map(str, self.incidents), reply.text) | {"*": reply.text}
         blockers: dict[str, str] = {}
         for approval in reply.first("approvals") or []:
             proposal = approval.get("proposal") or {}
@@ -295,18 +302,22 @@ class AutonomousLoop:
             blockers[str(target)] = (
                 f"proposal {proposal.get('id')} waits for approval; not proposing again"
             )
-        settling = {s["proposal_id"] for s in reply.first("settling") or []}
-        for incident in self.incidents.values():
-            for pid in incident.proposals:
-                if pid in settling:
-                    blockers.setdefault(
-                        str(incident.target), f"proposal {pid} was applied and is settling"
-                    )
+        for settling in reply.first("settling") or []:
+            if settling.get("service"):
+                blockers.setdefault(
+                    str(settling["service"]),
+                    f"proposal {settling.get('proposal_id')} was applied and is settling",
+                )
         return blockers
 
     async def _ask(self, agent: str, data: dict[str, Any]) -> Reply:
-        client = await self.network.client(agent)
-        return await client.send(data=data)
+        """The agent's reply; a failed call becomes a reply with no data that says why, so one
+        unreachable agent costs a step, not the loop."""
+        try:
+            client = await self.network.client(agent)
+            return await client.send(data=data)
+        except (AgentError, httpx.HTTPError, LookupError) as exc:
+            return Reply(text=f"{agent} did not answer: {type(exc).__name__}: {exc}")
 
     def _event(self, kind: EventKind, incident: Incident, message: str) -> LoopEvent:
         return LoopEvent(

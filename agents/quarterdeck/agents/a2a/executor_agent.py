@@ -118,10 +118,11 @@ class ExecutorAgent(AgentExecutor):
         else:
             items = self.service.approvals()
             text = f"{len(items)} proposal(s) waiting for approval"
-        settling = [
-            {"proposal_id": p, "due_at": due}
-            for p, due in self.service.ledger.pending_verifications()
-        ]
+        settling = []
+        for p, due in self.service.ledger.pending_verifications():
+            record = self.service.ledger.execution(p)
+            service = f"{record.namespace}/{record.service}" if record else None
+            settling.append({"proposal_id": p, "due_at": due, "service": service})
         return text, {
             "approvals": [a.model_dump(mode="json") for a in items],
             "settling": settling,

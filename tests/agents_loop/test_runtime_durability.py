@@ -1,0 +1,103 @@
+"""Durable approvals through the whole runtime: restart, double approval, crash mid-apply."""
+
+from __future__ import annotations
+
+import pytest
+from a2a.types import TaskState
+
+from quarterdeck.agents.executor import ExecutorHooks
+from quarterdeck.agents.loop import LoopMode
+from quarterdeck.core.models import Decision, ScaleAction
+from tests.agents_a2a.fakes import FakeCluster, FakeGuard, SignalBoard
+from tests.agents_loop.conftest import MakeRuntime
+
+pytestmark = pytest.mark.anyio
+
+
+class Crash(Exception):
+    """Stands for the process dying."""
+
+
+async def test_pending_approval_survives_a_restart_and_applies_once(
+    make_runtime: MakeRuntime, board: SignalBoard, cluster: FakeCluster
+) -> None:
+    first = make_runtime(LoopMode.APPROVE)
+    board.set("fraud-detector", 400.0)
+    await first.loop_once()
+    [pending] = await first.approvals()
+    await first.aclose()  # drop everything
+
+    second = make_runtime(LoopMode.APPROVE)  # same files
+    assert [a.proposal_id for a in await second.approvals()] == [pending.proposal_id]
+    outcome = await second.decide(pending.proposal_id, approve=True, principal="bob")
+    assert outcome.decided
+    assert outcome.report is not None
+    assert outcome.report["status"] == "applied"
+    assert len(cluster.applied) == 1
+    again = await second.decide(pending.proposal_id, approve=False, principal="carol")
+    assert not again.decided
+    assert again.message == "already decided: approved by bob"
+    assert len(cluster.applied) == 1
+
+
+async def test_chat_request_waits_for_approval_and_is_decided_through_the_runtime(
+    make_runtime: MakeRuntime, board: SignalBoard, cluster: FakeCluster, guard: FakeGuard
+) -> None:
+    guard.decisions["scale"] = Decision.REQUIRE_APPROVAL
+    board.set("fraud-detector", 400.0)
+    rt = make_runtime()
+    steps = [s async for s in rt.chat("fix fraud-detector", principal="alice")]
+    texts = [s.text for s in steps if s.text]
+    assert any(t.startswith("asking the observer") for t in texts)
+    assert any(t.startswith("planner:") for t in texts)
+    last = steps[-1]
+    assert last.state == TaskState.TASK_STATE_INPUT_REQUIRED
+    assert "needs approval" in last.text
+    assert "p95 400 ms over 150 ms" in last.text  # the evidence, in words
+    [pending] = await rt.approvals()
+    assert pending.proposal.requested_by == "alice"
+    assert cluster.applied == []
+
+    outcome = await rt.decide(pending.proposal_id, approve=True, principal="bob")
+    assert outcome.decided
+    assert outcome.state == "TASK_STATE_COMPLETED"
+    assert [a for _, a in cluster.applied] == [ScaleAction(replicas=4)]
+    assert not (await rt.decide(pending.proposal_id, approve=True, principal="bob")).decided
+    assert len(cluster.applied) == 1
+
+
+async def test_chat_answers_in_words_and_refuses_what_it_does_not_understand(
+    make_runtime: MakeRuntime, board: SignalBoard, cluster: FakeCluster
+) -> None:
+    rt = make_runtime()
+    reply = await rt.ask("how is fraud-detector", principal="alice")
+    assert reply.completed
+    assert "ml/fraud-detector: ok" in reply.text
+    assert "p95_latency_ms = 90" in reply.text
+    unknown = await rt.ask("make me a sandwich", principal="alice")
+    assert unknown.completed
+    assert "did not understand" in unknown.text
+    assert cluster.applied == []
+
+
+async def test_crash_between_apply_and_record_is_not_applied_again(
+    make_runtime: MakeRuntime, board: SignalBoard, cluster: FakeCluster
+) -> None:
+    def die(_pid: str) -> None:
+        raise Crash
+
+    board.set("fraud-detector", 400.0)
+    first = make_runtime(LoopMode.AUTO)
+    assert first.executor is not None
+    first.executor.deps.hooks = ExecutorHooks(after_apply=die)
+    step = await first.loop_once()
+    assert step.events[-1].kind == "error"  # the loop survives an agent that fails mid-call
+    assert len(cluster.applied) == 1
+    await first.aclose()
+
+    second = make_runtime(LoopMode.AUTO)  # recovers on build
+    assert len(cluster.applied) == 1
+    later = await second.loop_once()
+    assert len(cluster.applied) == 1
+    assert later.events[-1].kind == "waiting"
+    assert "settling" in later.events[-1].message
