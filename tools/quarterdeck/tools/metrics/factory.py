@@ -31,7 +31,6 @@ def make_metrics_source(
             if config.scenario is None:
                 raise ValueError("metrics kind 'sim' needs a Simulator or a scenario file")
             from quarterdeck.sim.engine import Simulator
-
             from quarterdeck.sim.scenario import load_scenario
 
             sim = Simulator(load_scenario(config.scenario))
