@@ -143,6 +143,7 @@ class Simulator:
         self._svc_gpus = np.zeros(self._n_svc)
         self._svc_ready = np.zeros(self._n_svc)
         self._svc_spec = np.array([float(s.replicas) for s in svcs])
+        self._extra_lanes: list[int] = []
 
     def _init_rings(self) -> None:
         self._w_keep = max(1, math.ceil(HISTORY_S / self.tick - _EPS))
@@ -150,6 +151,7 @@ class Simulator:
         self._ring_len = self._w_keep + MAX_BLOCK + 1
         n_lanes = len(self.lanes.svc)
         self._cum_lane = np.zeros((n_lanes, N_COLS))
+        self._cum_svc = np.zeros((self._n_svc, N_COLS))
         self._ring_lane = np.zeros((self._ring_len, n_lanes, N_COLS))
         self._ring_svc = np.zeros((self._ring_len, self._n_svc, N_COLS))
         self._last_lane_inc = np.zeros((n_lanes, N_COLS))
@@ -373,6 +375,12 @@ class Simulator:
                 active = lanes.share[lane] > 0 or self._lane_version[lane] in has_pods
                 if active and lane not in self._lane_cols:
                     self._register_lane(lane)
+        first = set(self._lane_start.tolist())
+        self._extra_lanes = [
+            lane
+            for lane in range(len(lanes.svc))
+            if lane not in first and (lanes.share[lane] > 0 or lanes.ready[lane] > 0)
+        ]
 
     # -- the numeric block --------------------------------------------------------------------
 
@@ -381,21 +389,26 @@ class Simulator:
         tick = self.tick
         offered = self.load.offered(i0, k)  # (k, S)
         inc, cap = block_increments(offered, self.lanes, tick)
-        snap = self._cum_lane + np.cumsum(inc, axis=0)  # (k, L, F) cumulative since t = 0
+        svc_inc = self._per_service(inc)  # (k, S, F)
+        snap = _running_total(inc, self._cum_lane)  # (k, L, F) cumulative since t = 0
         self._cum_lane = snap[-1].copy()
-        rows = (i0 + np.arange(k)) % self._ring_len
+        svc_snap = _running_total(svc_inc, self._cum_svc)
+        self._cum_svc = svc_snap[-1].copy()
+        rows = self._ring_rows(i0, k)
         self._ring_lane[rows] = snap
-        svc_snap = np.add.reduceat(snap, self._lane_start, axis=1)  # (k, S, F)
         self._ring_svc[rows] = svc_snap
         # The 60 s window ending with each tick, for the SLO check.
-        base_idx = i0 + np.arange(k) - self._w60
-        base = self._ring_svc[base_idx % self._ring_len] * (base_idx >= 0)[:, None, None]
-        win = svc_snap - base
+        first = i0 - self._w60
+        if first >= 0:
+            win = svc_snap - self._ring_svc[self._ring_rows(first, k)]
+        else:
+            base_idx = first + np.arange(k)
+            base = self._ring_svc[base_idx % self._ring_len] * (base_idx >= 0)[:, None, None]
+            win = svc_snap - base
         p95 = histogram_quantile(0.95, win[..., COL_B0:]) * 1000.0
         w_off = win[..., COL_OFFERED]
         w_fail = win[..., COL_ERR] + win[..., COL_DROP]
         err = np.divide(w_fail, w_off, out=np.full_like(w_off, np.nan), where=w_off > 0)
-        svc_inc = np.add.reduceat(inc, self._lane_start, axis=1)
         t_end: F64 = np.arange(i0 + 1, i0 + k + 1, dtype=np.float64) * tick
         self.metrics.add_block(
             t_end=t_end, p95_ms=p95, error_ratio=err, offered_n=svc_inc[..., COL_OFFERED],
@@ -412,6 +425,22 @@ class Simulator:
             self._write_samples(
                 t_end[sample_rows], snap[sample_rows], offered[sample_rows], svc_cap
             )
+
+    def _per_service(self, per_lane: F64) -> F64:
+        """Sums lanes into services: each service's first lane, plus its other lanes that carry
+        anything (idle lanes are exact zeros, so skipping them changes no bit)."""
+        out: F64 = per_lane[:, self._lane_start]
+        for lane in self._extra_lanes:
+            out[:, self.lanes.svc[lane]] += per_lane[:, lane]
+        return out
+
+    def _ring_rows(self, start: int, k: int) -> slice | NDArray[np.intp]:
+        """Ring positions of ticks start … start+k−1: a slice unless they wrap around."""
+        lo = start % self._ring_len
+        if lo + k <= self._ring_len:
+            return slice(lo, lo + k)
+        out: NDArray[np.intp] = (start + np.arange(k)) % self._ring_len
+        return out
 
     def _svc_capacity(self, lane_cap: F64 | None = None) -> F64:
         """Requests/s each service can serve on the lanes that receive traffic."""
@@ -621,6 +650,16 @@ class Simulator:
         self._dirty.add(i)
         self._settle()
         return ApplyOutcome(now, str(target), action.kind, msg, revision)
+
+
+def _running_total(inc: F64, start: F64) -> F64:
+    """start + cumulative sum of `inc` over its first axis (a row loop: for the short blocks
+    used here it is several times faster than np.cumsum over axis 0, with the same result)."""
+    out = inc.copy()
+    out[0] += start
+    for j in range(1, len(out)):
+        out[j] += out[j - 1]
+    return out
 
 
 def _ms(seconds: F64 | float) -> float | None:

@@ -55,20 +55,33 @@ def wait_parameters(served: F64, capacity: F64, servers: F64) -> tuple[F64, F64]
     return p_wait, rate
 
 
-def bucket_cdf(service_s: F64, p_wait: F64, rate: F64) -> F64:
-    """P(R ≤ le) for every finite bucket: shape (..., len(LE))."""
-    s = service_s[..., None]
-    pw = p_wait[..., None]
-    beta = rate[..., None]
-    alpha = 1.0 / ((1.0 - MIN_FRACTION) * s)
+def bucket_counts(service_s: F64, p_wait: F64, rate: F64, served: F64) -> F64:
+    """served × P(R ≤ le) for every finite bucket: shape (k, L, len(LE)).
+
+    `service_s` is per lane (L,); `p_wait`, `rate` and `served` per tick and lane (k, L). With
+    a = exp(−αx), b = exp(−βx) and x = le − 0.8·S, the mixture CDF simplifies to
+    1 − a − c·(a − b) with c = P_wait·α/(β − α): one exp per element, the rest per lane.
+    """
+    alpha = 1.0 / ((1.0 - MIN_FRACTION) * service_s)  # (L,)
+    x = np.maximum(LE - MIN_FRACTION * service_s[:, None], 0.0)  # (L, B)
+    e_a = np.exp(-alpha[:, None] * x)  # (L, B), fixed for the block
     # The hypo-exponential formula divides by (beta - alpha): keep them apart.
-    beta = np.where(np.abs(beta - alpha) < 1e-6 * alpha, alpha * (1.0 + 1e-6), beta)
-    x = np.maximum(LE - MIN_FRACTION * s, 0.0)
-    e_a = np.exp(-alpha * x)
-    f_jitter = 1.0 - e_a
-    f_both = 1.0 - (beta * e_a - alpha * np.exp(-beta * x)) / (beta - alpha)
-    cdf: F64 = (1.0 - pw) * f_jitter + pw * f_both
-    return np.clip(cdf, 0.0, 1.0)
+    beta = np.where(np.abs(rate - alpha) < 1e-6 * alpha, alpha * (1.0 + 1e-6), rate)
+    c = p_wait * alpha / (beta - alpha)  # (k, L)
+    out: F64 = beta[:, :, None] * x  # (k, L, B)
+    np.negative(out, out=out)
+    np.exp(out, out=out)  # b
+    np.subtract(e_a, out, out=out)  # a − b
+    out *= c[:, :, None]
+    np.subtract(1.0 - e_a, out, out=out)
+    np.clip(out, 0.0, 1.0, out=out)
+    out *= served[:, :, None]
+    return out
+
+
+def bucket_cdf(service_s: F64, p_wait: F64, rate: F64) -> F64:
+    """P(R ≤ le) for every finite bucket, for one lane per row: shape (k, L, len(LE))."""
+    return bucket_counts(service_s, p_wait, rate, np.ones_like(p_wait))
 
 
 def mean_response(service_s: F64, p_wait: F64, rate: F64) -> F64:

@@ -127,9 +127,12 @@ class SeriesStore:
 
     def _seal(self) -> None:
         width = len(self._names)
-        self._sealed.append((self._t.copy(), self._v[:, :width].copy()))
+        cap = self._v.shape[1]
+        # Hand the full chunk over without copying unless much of its width is spare.
+        full = self._v[:, :width] if width * 4 >= cap * 3 else self._v[:, :width].copy()
+        self._sealed.append((self._t, full))
         self._t = np.empty(self.CHUNK_ROWS)
-        self._v = np.full((self.CHUNK_ROWS, self._v.shape[1]), np.nan)
+        self._v = np.full((self.CHUNK_ROWS, max(width + width // 8, 64)), np.nan)
         self._rows = 0
 
     # -- reading ----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from quarterdeck.sim.latency import N_BUCKETS, bucket_cdf, mean_response, wait_parameters
+from quarterdeck.sim.latency import N_BUCKETS, bucket_counts, mean_response, wait_parameters
 
 F64 = NDArray[np.float64]
 
@@ -49,8 +49,6 @@ def block_increments(offered: F64, lanes: LaneState, tick: float) -> tuple[F64, 
     rps = offered[:, lanes.svc] * lanes.share  # (k, L)
     served = np.minimum(rps, cap)
     p_wait, rate = wait_parameters(served, cap, servers)
-    svc_s = np.broadcast_to(service_s, served.shape)
-    cdf = bucket_cdf(svc_s, p_wait, rate)
     k, n_lanes = rps.shape
     out = np.empty((k, n_lanes, N_COLS))
     served_n = served * tick
@@ -58,7 +56,7 @@ def block_increments(offered: F64, lanes: LaneState, tick: float) -> tuple[F64, 
     out[:, :, COL_OK] = served_n * (1.0 - lanes.error_ratio)
     out[:, :, COL_ERR] = served_n * lanes.error_ratio
     out[:, :, COL_DROP] = (rps - served) * tick
-    out[:, :, COL_SUM] = served_n * mean_response(svc_s, p_wait, rate)
-    out[:, :, COL_B0:COL_SERVED] = served_n[:, :, None] * cdf
+    out[:, :, COL_SUM] = served_n * mean_response(service_s, p_wait, rate)
+    out[:, :, COL_B0:COL_SERVED] = bucket_counts(service_s, p_wait, rate, served_n)
     out[:, :, COL_SERVED] = served_n
     return out, cap
