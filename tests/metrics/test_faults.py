@@ -40,9 +40,11 @@ class FaultyPrometheus:
         self.calls = 0
         self.fail_first = 0  # with mode "flaky": this many 429s before answering
         self.delay = 0.0
+        self.authorization: str | None = None
 
     async def handle(self, request: Request) -> Response:
         self.calls += 1
+        self.authorization = request.headers.get("authorization")
         if self.mode == "slow":
             await asyncio.sleep(self.delay)
         if self.mode in ("500", "503", "429"):
@@ -202,3 +204,8 @@ def test_non_json_answer_is_an_error(server):
     server.mode = "garbage"
     with pytest.raises(MetricsUnavailable, match="not a Prometheus API answer"):
         source_for(server.url).query("up")
+
+
+def test_bearer_token_is_sent(server):
+    source_for(server.url, bearer_token="t0ken").query("up")
+    assert server.authorization == "Bearer t0ken"
