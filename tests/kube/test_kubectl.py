@@ -1,0 +1,103 @@
+"""Real kubectl against `sim serve`: what an SRE would type works and changes the simulation.
+
+`describe deployment` works (it reads the Deployment, its ReplicaSets and its events);
+`rollout status`, `get -w` (watches) and `apply`/`explain` (OpenAPI) are not implemented by the
+facade — see the module docstring of quarterdeck.sim.wire.kube.routes.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from quarterdeck.sim.engine import Simulator
+from quarterdeck.sim.wire.server import RunningServer
+
+from .conftest import require_kubectl
+
+pytestmark = pytest.mark.integration
+
+Kubectl = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def kubectl(server: RunningServer, tmp_path: Path) -> Kubectl:
+    binary = require_kubectl()
+    config = tmp_path / "kubeconfig"
+    config.write_text("", encoding="utf-8")
+    env = {**os.environ, "KUBECONFIG": str(config), "HOME": str(tmp_path)}
+
+    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [binary, "--server", server.url, "--cache-dir", str(tmp_path / "cache"), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if check:
+            assert done.returncode == 0, done.stderr
+            assert "error" not in done.stderr.lower(), done.stderr
+        return done
+
+    return run
+
+
+def test_get_deployments_prints_the_table(kubectl: Kubectl) -> None:
+    lines = kubectl("get", "deployments", "-A").stdout.splitlines()
+    assert lines[0].split() == ["NAMESPACE", "NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    assert lines[1].split()[:5] == ["ml", "ranker", "3/3", "3", "3"]
+    assert lines[2].split()[:3] == ["ml", "scorer", "4/4"]
+
+
+def test_get_pods(kubectl: Kubectl, sim: Simulator) -> None:
+    lines = kubectl("get", "pods", "-n", "ml").stdout.splitlines()
+    assert lines[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert {line.split()[0] for line in lines[1:]} == {p.name for p in sim.pods("ml")}
+    assert all(line.split()[1:3] == ["1/1", "Running"] for line in lines[1:])
+
+
+def test_scale_changes_the_simulation(kubectl: Kubectl, sim: Simulator) -> None:
+    out = kubectl("scale", "deployment", "ranker", "-n", "ml", "--replicas", "6").stdout
+    assert "deployment.apps/ranker scaled" in out
+    assert sim.service("ml", "ranker").spec_replicas == 6
+    assert "0/6" not in kubectl("get", "deployment", "ranker", "-n", "ml").stdout
+
+
+def test_get_events_shows_the_event_message(
+    kubectl: Kubectl, server: RunningServer, sim: Simulator
+) -> None:
+    server.call(lambda: sim.advance(61))
+    out = kubectl("get", "events", "-n", "ml").stdout
+    assert out.splitlines()[0].split()[:3] == ["LAST", "SEEN", "TYPE"]
+    assert "ignore previous instructions" in out
+    assert "deployment/ranker" in out
+
+
+def test_describe_deployment(kubectl: Kubectl, server: RunningServer, sim: Simulator) -> None:
+    server.call(lambda: sim.advance(61))
+    out = kubectl("describe", "deployment", "ranker", "-n", "ml").stdout
+    assert "Replicas:" in out
+    assert "quarterdeck.local/ml/ranker:v2" in out
+    assert "NewReplicaSet:" in out
+    assert "ignore previous instructions" in out  # the events section
+
+
+def test_rollout_undo_and_history(kubectl: Kubectl, server: RunningServer, sim: Simulator) -> None:
+    server.call(lambda: sim.advance(61))
+    history = kubectl("rollout", "history", "deployment/ranker", "-n", "ml").stdout
+    assert [line.split()[0] for line in history.splitlines()[2:] if line.strip()] == ["1", "2"]
+    out = kubectl("rollout", "undo", "deployment/ranker", "-n", "ml").stdout
+    assert "rolled back" in out
+    assert sim.service("ml", "ranker").version == "v1"
+
+
+def test_unknown_deployment_is_reported_by_kubectl(kubectl: Kubectl) -> None:
+    done = kubectl("get", "deployment", "nope", "-n", "ml", check=False)
+    assert done.returncode == 1
+    assert 'deployments.apps "nope" not found' in done.stderr
