@@ -119,5 +119,7 @@ async def test_one_trace_per_incident_in_the_audit_log(
     entries = [e for e in audit.query() if e.trace_id == f"trace-{incident}"]
     assert {e.kind for e in entries} >= {"observation", "loop", "proposal", "verdict", "execution"}
     board.set("fraud-detector", 90.0)
+    assert (await rt.loop_once()).events == []  # one healthy step is not enough to close
     closed = await rt.loop_once()
     assert [e.kind for e in closed.events] == ["incident_closed"]
+    assert closed.events[0].incident_id == incident

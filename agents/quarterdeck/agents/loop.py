@@ -92,6 +92,7 @@ class Incident:
     opened_at: float
     tried: set[str] = field(default_factory=set)  # canonical JSON of actions already proposed
     proposals: list[str] = field(default_factory=list)
+    healthy_steps: int = 0  # consecutive steps within SLO
 
     @property
     def trace_id(self) -> str:
@@ -109,8 +110,13 @@ class AutonomousLoop:
         audit: AuditSink,
         clock: Clock,
         mode: LoopMode = LoopMode.OBSERVE,
+        *,
+        close_after: int = 2,
     ) -> None:
         self.network = network
+        # An incident closes after this many healthy steps in a row, so a service hovering at
+        # its SLO does not open a new incident (and a new trace) every other step.
+        self.close_after = close_after
         self.audit = audit
         self.clock = clock
         self.mode = mode
@@ -152,6 +158,9 @@ class AutonomousLoop:
             return
         if health.health is Health.OK:
             if incident is not None:
+                incident.healthy_steps += 1
+                if incident.healthy_steps < self.close_after:
+                    return
                 del self.incidents[target]
                 self._emit(
                     out,
@@ -164,6 +173,8 @@ class AutonomousLoop:
                     incident,
                 )
             return
+        if incident is not None:
+            incident.healthy_steps = 0
         if incident is None:
             incident = Incident(
                 id=f"inc-{target.namespace}-{target.service}-{out.at:.0f}",

@@ -10,6 +10,7 @@ are always re-validated into models rather than used as raw dicts.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -21,12 +22,22 @@ SKILL_KEY = "skill"
 
 
 def jsonable(value: Any) -> Any:
-    """`value` as plain JSON types (pydantic models dumped in JSON mode)."""
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
+    """`value` as plain JSON types: pydantic models dumped in JSON mode, tuples as lists, and
+    non-finite numbers (a p95 of +Inf from `histogram_quantile`) as None — JSON has no Infinity
+    and `google.protobuf.Value` refuses it."""
     # A round trip through json drops tuples, enums and other non-JSON types the same way
     # `google.protobuf.Value` would, so what the sender sees is what the receiver gets.
-    return json.loads(json.dumps(value, default=_default))
+    return _finite(json.loads(json.dumps(value, default=_default)))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _default(value: Any) -> Any:

@@ -1,0 +1,102 @@
+"""The embedded setup: a simulated cluster from a scenario file, the default policies, an audit
+log, and the four agents in one process — what `quarterdeck loop` (and later the demo) runs.
+
+This is wiring only: it builds the dependencies and hands them to `Runtime.build`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from quarterdeck.agents.a2a.wire import Intent, PlanResult, ServiceHealth
+from quarterdeck.agents.brains import health_diagnoser
+from quarterdeck.agents.executor import ExecutorSettings
+from quarterdeck.agents.loop import LoopMode
+from quarterdeck.agents.runtime import Brains, Runtime, RuntimeDeps, RuntimeSettings
+from quarterdeck.audit import AuditKey, AuditLog
+from quarterdeck.policies.guard import Guard
+from quarterdeck.policies.loader import default_policy_dir, load_policies
+from quarterdeck.sim.engine import Simulator
+from quarterdeck.sim.scenario import load_scenario
+from quarterdeck.tools.cluster.sim import SimClusterClient
+from quarterdeck.tools.metrics.sim import SimMetricsSource
+from quarterdeck.tools.reads import ReadContext, ReadTools, register_read_tools
+from quarterdeck.tools.registry import ToolRegistry
+from quarterdeck.tools.signals import load_catalog, slo_from_services
+
+BrainFactory = Callable[[RuntimeDeps, ReadTools], Brains]
+
+
+@dataclass
+class Embedded:
+    sim: Simulator
+    runtime: Runtime
+    audit: AuditLog
+    audit_path: Path
+
+
+def no_plans(_health: ServiceHealth) -> PlanResult:
+    return PlanResult(proposals=[], notes="no planner brain is configured")
+
+
+def no_intent(_text: str) -> Intent:
+    return Intent(kind="unknown", explanation="no intent brain is configured")
+
+
+def default_brains(deps: RuntimeDeps, reads: ReadTools) -> Brains:
+    """The observer's SLO check from the read tools; planning and intent from the brain when it
+    is wired in (see the report: until then they propose nothing and understand nothing)."""
+    return Brains(
+        diagnose=health_diagnoser(reads, deps.cluster), plan=no_plans, understand=no_intent
+    )
+
+
+def build_embedded(
+    scenario_path: Path,
+    state_dir: Path,
+    *,
+    mode: LoopMode,
+    audit_key: AuditKey,
+    reasoner: Any = None,
+    brains: BrainFactory = default_brains,
+    executor: ExecutorSettings | None = None,
+    seed: int | None = None,
+    audit_path: Path | None = None,
+) -> Embedded:
+    """Everything `quarterdeck loop` needs, on the scenario's simulator. Raises ScenarioError,
+    PolicyLoadError or CatalogError (each naming the file and the problem) on bad input."""
+    sim = Simulator(load_scenario(scenario_path), seed=seed)
+    cluster = SimClusterClient(sim)
+    metrics = SimMetricsSource(sim)
+    catalog = load_catalog().with_thresholds(slo_from_services(sim.services()))
+    registry = ToolRegistry()
+    reads = register_read_tools(
+        registry, ReadContext(metrics=metrics, catalog=catalog, cluster=cluster)
+    )
+    state_dir.mkdir(parents=True, exist_ok=True)
+    audit_path = audit_path or state_dir / "audit.db"
+    audit_path.parent.mkdir(parents=True, exist_ok=True)
+    audit = AuditLog(audit_path, audit_key, clock=sim.clock, epoch=sim.epoch)
+    deps = RuntimeDeps(
+        reasoner=reasoner,
+        registry=registry,
+        cluster=cluster,
+        metrics=metrics,
+        guard=Guard(load_policies(default_policy_dir())),
+        audit=audit,
+        clock=sim.clock,
+        catalog=catalog,
+        wall_time=lambda t: datetime.fromtimestamp(sim.epoch + t, tz=UTC),
+        simulator=sim,
+    )
+    settings = RuntimeSettings(
+        state_dir=state_dir,
+        loop_mode=mode,
+        executor=executor or ExecutorSettings(settle_s=120),
+    )
+    runtime = Runtime.build(deps, settings, brains=brains(deps, reads))
+    return Embedded(sim=sim, runtime=runtime, audit=audit, audit_path=audit_path)
