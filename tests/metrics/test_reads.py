@@ -237,3 +237,14 @@ class TestCatalog:
         for name in catalog.signals:
             reading = read_signal(source, catalog, name, Target(**RANKER))
             assert reading.has_data, name
+
+
+def test_a_reading_becomes_proposal_evidence(sim, catalog):
+    reading = read_signal(SimMetricsSource(sim), catalog, "p95_latency_ms", Target(**RANKER))
+    ev = reading.evidence(source="sim")
+    assert (ev.signal, ev.value, ev.observed_at) == ("p95_latency_ms", reading.value, sim.now)
+    assert ev.threshold == 150.0
+    ghost = read_signal(
+        SimMetricsSource(sim), catalog, "p95_latency_ms", Target(namespace="ml", service="ghost")
+    )
+    assert ghost.evidence().value is None

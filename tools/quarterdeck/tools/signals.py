@@ -19,7 +19,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from quarterdeck.core.models import Target
+from quarterdeck.core.models import Evidence, Target
 from quarterdeck.tools.metrics.base import MetricsSource
 
 DEFAULT_CATALOG = Path(__file__).with_name("signals.yaml")
@@ -201,6 +201,19 @@ class SignalReading:
     @property
     def has_data(self) -> bool:
         return self.value is not None or bool(self.by)
+
+    def evidence(self, source: str = "") -> Evidence:
+        """This reading as proposal evidence (value None when there was no data)."""
+        limit = None
+        if self.threshold is not None:
+            limit = self.threshold.max if self.threshold.max is not None else self.threshold.min
+        return Evidence(
+            signal=self.signal,
+            value=self.value,
+            observed_at=self.observed_at if self.observed_at is not None else math.nan,
+            threshold=limit,
+            source=source,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {

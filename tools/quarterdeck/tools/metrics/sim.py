@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from typing import Protocol
 
+import numpy as np
+
 from quarterdeck.sim.wire.promql import (
     PromQLError,
     QueryResult,
@@ -56,13 +58,12 @@ class SimMetricsSource:
             result = range_query(self.sim.series, promql, start, end, step, epoch=self.sim.epoch)
         except PromQLError as e:
             raise QueryError(e.message, error_type=e.error_type) from e
-        return [
-            RangeSeries(
-                dict(s.labels),
-                tuple((round(t, 3), v) for t, v in zip(s.t.tolist(), s.v.tolist(), strict=True)),
-            )
-            for s in result.series
-        ]
+        out = []
+        for s in result.series:
+            # ms like the HTTP API, so both adapters report the same times
+            times = np.round(s.t, 3).tolist()
+            out.append(RangeSeries(dict(s.labels), tuple(zip(times, s.v.tolist(), strict=True))))
+        return out
 
     def is_online(self) -> bool:
         return True
