@@ -248,3 +248,4 @@ def test_a_reading_becomes_proposal_evidence(sim, catalog):
         SimMetricsSource(sim), catalog, "p95_latency_ms", Target(namespace="ml", service="ghost")
     )
     assert ghost.evidence().value is None
+    assert sim.now - ghost.evidence().observed_at > 1e9  # any age check refuses it

@@ -203,14 +203,15 @@ class SignalReading:
         return self.value is not None or bool(self.by)
 
     def evidence(self, source: str = "") -> Evidence:
-        """This reading as proposal evidence (value None when there was no data)."""
+        """This reading as proposal evidence. With no data: value None, observed_at -inf, so any
+        age check refuses it (NaN would slip through comparisons)."""
         limit = None
         if self.threshold is not None:
             limit = self.threshold.max if self.threshold.max is not None else self.threshold.min
         return Evidence(
             signal=self.signal,
             value=self.value,
-            observed_at=self.observed_at if self.observed_at is not None else math.nan,
+            observed_at=self.observed_at if self.observed_at is not None else -math.inf,
             threshold=limit,
             source=source,
         )
