@@ -108,22 +108,17 @@ class Cluster:
     client: ClusterClient
     sim: Simulator
     advance: Callable[[float], None]  # sim seconds, run safely w.r.t. the server
-    time_of: Callable[[float], float]  # sim seconds -> the client's clock (events' `time`)
 
 
 def make_cluster(kind: str, sim: Simulator, server: RunningServer | None) -> Cluster:
     if kind == "sim":
         client = make_cluster_client(ClusterConfig(kind="sim"), sim=sim)
-        return Cluster(kind, client, sim, sim.advance, lambda t: t)
+        return Cluster(kind, client, sim, sim.advance)
     assert server is not None
-    client = make_cluster_client(ClusterConfig(kind="kube", url=server.url, retries=0))
-    return Cluster(
-        kind,
-        client,
-        sim,
-        lambda seconds: server.call(lambda: sim.advance(seconds)),
-        lambda t: sim.epoch + t,
-    )
+    # epoch: event times in sim seconds, like the sim adapter's (see ClusterConfig.epoch)
+    config = ClusterConfig(kind="kube", url=server.url, retries=0, epoch=sim.epoch)
+    client = make_cluster_client(config)
+    return Cluster(kind, client, sim, lambda seconds: server.call(lambda: sim.advance(seconds)))
 
 
 @pytest.fixture(params=["sim", "kube"], ids=["sim-in-process", "kube-over-http"])

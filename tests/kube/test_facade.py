@@ -3,6 +3,7 @@ kubectl, resourceVersions, writes that change the simulation, and Status errors.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -294,3 +295,19 @@ def test_deleting_a_pod_restarts_it_only_in_the_simulators_order(
     remaining = [p.name for p in sim.pods("ml", "ranker")]
     assert pods[0] not in remaining
     assert len(remaining) == 3
+
+
+def test_watch_streams_changes_as_json_lines(api: TestClient, sim: Simulator) -> None:
+    listed = api.get("/apis/apps/v1/namespaces/ml/deployments").json()
+    api.patch(DEPLOY, json={"spec": {"replicas": 5}}, headers=MERGE)
+    params = {
+        "watch": "true",
+        "resourceVersion": listed["metadata"]["resourceVersion"],
+        "timeoutSeconds": "0",
+    }
+    with api.stream("GET", "/apis/apps/v1/namespaces/ml/deployments", params=params) as stream:
+        events = [json.loads(line) for line in stream.iter_lines() if line]
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
+        ("MODIFIED", "ranker")
+    ]
+    assert events[0]["object"]["spec"]["replicas"] == 5

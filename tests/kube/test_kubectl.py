@@ -1,8 +1,8 @@
 """Real kubectl against `sim serve`: what an SRE would type works and changes the simulation.
 
-`describe deployment` works (it reads the Deployment, its ReplicaSets and its events);
-`rollout status`, `get -w` (watches) and `apply`/`explain` (OpenAPI) are not implemented by the
-facade — see the module docstring of quarterdeck.sim.wire.kube.routes.
+`describe deployment` works (it reads the Deployment, its ReplicaSets and its events), and so do
+`rollout status` and `get -w` (watches). `apply`/`explain` need OpenAPI documents the facade does
+not serve — see the module docstring of quarterdeck.sim.wire.kube.routes.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from quarterdeck.sim.engine import Simulator
-from quarterdeck.sim.wire.server import RunningServer
+from quarterdeck.sim.wire.server import RunningServer, serve_in_thread
 
 from .conftest import require_kubectl
 
@@ -101,3 +101,21 @@ def test_unknown_deployment_is_reported_by_kubectl(kubectl: Kubectl) -> None:
     done = kubectl("get", "deployment", "nope", "-n", "ml", check=False)
     assert done.returncode == 1
     assert 'deployments.apps "nope" not found' in done.stderr
+
+
+def test_rollout_status_follows_a_scale_up_in_real_time(sim: Simulator, tmp_path: Path) -> None:
+    binary = require_kubectl()
+    config = tmp_path / "kubeconfig"
+    config.write_text("", encoding="utf-8")
+    env = {**os.environ, "KUBECONFIG": str(config), "HOME": str(tmp_path)}
+    with serve_in_thread(sim, speed=40.0) as running:
+        base = [binary, "--server", running.url, "--cache-dir", str(tmp_path / "cache")]
+        scale = [*base, "scale", "deployment/ranker", "-n", "ml", "--replicas", "6"]
+        subprocess.run(scale, env=env, check=True, capture_output=True, timeout=60)
+        status = [*base, "rollout", "status", "deployment/ranker", "-n", "ml", "--timeout=30s"]
+        done = subprocess.run(
+            status, env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+    assert done.returncode == 0, done.stderr
+    assert 'deployment "ranker" successfully rolled out' in done.stdout
+    assert sim.service("ml", "ranker").ready_replicas == 6

@@ -29,6 +29,11 @@ class ClusterConfig(BaseModel):
     in_cluster: bool = Field(
         default=False, description="kube: use the pod's service account (in-cluster config)"
     )
+    epoch: float = Field(
+        default=0.0,
+        description="kube: Unix time of clock 0. Set it to the simulator's epoch when talking to "
+        "`sim serve`, so event times are sim seconds as with the `sim` kind; 0 = Unix seconds",
+    )
     scenario: Path | None = Field(
         default=None, description="sim: scenario file, when no Simulator is handed to the factory"
     )

@@ -105,6 +105,7 @@ class KubeClusterClient:
         retries: int = 3,
         backoff_s: float = 0.2,
         backoff_max_s: float = 2.0,
+        epoch: float = 0.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._api = api_client
@@ -117,6 +118,7 @@ class KubeClusterClient:
         self._backoff = backoff_s
         self._backoff_max = backoff_max_s
         self._sleep = sleep
+        self._epoch = epoch  # Unix time of clock 0: event times are reported as Unix - epoch
 
     @classmethod
     def from_config(cls, config: ClusterConfig) -> KubeClusterClient:
@@ -144,6 +146,7 @@ class KubeClusterClient:
             retries=config.retries,
             backoff_s=config.backoff_s,
             backoff_max_s=config.backoff_max_s,
+            epoch=config.epoch,
         )
 
     def close(self) -> None:
@@ -340,8 +343,8 @@ class KubeClusterClient:
                 or _timestamp(item.last_timestamp)
                 or _timestamp(item.first_timestamp)
                 or _timestamp(item.metadata.creation_timestamp)
-                or 0.0
-            )
+                or self._epoch
+            ) - self._epoch
             if since is not None and when < since:
                 continue
             if not self._visible(item.metadata.namespace):

@@ -4,6 +4,10 @@ Every handler is `async` and does its work synchronously on the event loop: the 
 advances the simulator on the same loop, so a request never observes a half-advanced tick.
 Errors are `Status` objects (404 unknown path or object, 400 bad body or selector, 405 method,
 409 stale resourceVersion, 415 patch type, 422 invalid value).
+
+Not implemented (kubectl says so with the Status it gets): `/openapi/v2|v3` (so `kubectl apply`,
+`explain` and client-side validation do not work), server-side apply, creating or deleting
+Deployments, `limit`/`continue` paging (every list is one page), protobuf and CBOR.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from quarterdeck.core.models import Action, RestartAction, Target
@@ -25,6 +29,7 @@ from quarterdeck.sim.wire.kube.patch import JSON_PATCH, PatchError, apply_patch
 from quarterdeck.sim.wire.kube.selectors import SelectorError, object_selector
 from quarterdeck.sim.wire.kube.state import KubeState
 from quarterdeck.sim.wire.kube.status import KubeError, not_found, status_response
+from quarterdeck.sim.wire.kube.watch import watch_events
 from quarterdeck.sim.wire.kube.writes import (
     check_resource_version,
     deployment_actions,
@@ -41,7 +46,12 @@ Obj = dict[str, Any]
 Handler = Callable[[Request], Awaitable[Response]]
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 GATEWAY = f"{conv.GATEWAY_GROUP}/{conv.GATEWAY_VERSION}"
+MAX_WATCH_S = 1800.0
 log = logging.getLogger(__name__)
+
+
+def _same(obj: Obj) -> Obj:
+    return obj
 
 
 def _guarded(handler: Handler) -> Handler:
@@ -130,24 +140,39 @@ class KubeApi:
     def _list(
         self,
         request: Request,
-        items: list[Obj],
+        produce: Callable[[], list[Obj]],
         kind: str,
         api_version: str,
         columns: tuple[tables.Column, ...],
     ) -> Response:
         query = request.query_params
-        if query.get("watch") in ("true", "1"):
-            raise KubeError(405, "watch is not supported by the simulator's API facade")
         keep = object_selector(query.get("labelSelector"), query.get("fieldSelector"))
-        chosen = [item for item in items if keep(item)]
-        if tables.wants_table(request.headers.get("accept", "")):
-            return JSONResponse(self._table(request, columns, chosen))
+        as_table = tables.wants_table(request.headers.get("accept", ""))
+
+        def chosen() -> list[Obj]:
+            return [item for item in produce() if keep(item)]
+
+        if query.get("watch") in ("true", "1"):
+            try:
+                timeout = float(query.get("timeoutSeconds") or MAX_WATCH_S)
+            except ValueError:
+                raise KubeError(400, "timeoutSeconds must be a number") from None
+            events = watch_events(
+                chosen,
+                since=query.get("resourceVersion"),
+                timeout_s=timeout,
+                present=(lambda obj: self._table(request, columns, [obj])) if as_table else _same,
+            )
+            return StreamingResponse(events, media_type="application/json")
+        items = chosen()
+        if as_table:
+            return JSONResponse(self._table(request, columns, items))
         return JSONResponse(
             {
                 "kind": kind,
                 "apiVersion": api_version,
                 "metadata": {"resourceVersion": self.state.versions.latest},
-                "items": chosen,
+                "items": items,
             }
         )
 
@@ -189,8 +214,14 @@ class KubeApi:
     # --- apps/v1 Deployments --------------------------------------------------------------
 
     async def list_deployments(self, request: Request) -> Response:
-        items = self.state.deployments(request.path_params.get("namespace"))
-        return self._list(request, items, "DeploymentList", "apps/v1", tables.DEPLOYMENT)
+        namespace = request.path_params.get("namespace")
+        return self._list(
+            request,
+            lambda: self.state.deployments(namespace),
+            "DeploymentList",
+            "apps/v1",
+            tables.DEPLOYMENT,
+        )
 
     async def get_deployment(self, request: Request) -> Response:
         p = request.path_params
@@ -264,8 +295,14 @@ class KubeApi:
     # --- apps/v1 ReplicaSets --------------------------------------------------------------
 
     async def list_replica_sets(self, request: Request) -> Response:
-        items = self.state.replica_sets(request.path_params.get("namespace"))
-        return self._list(request, items, "ReplicaSetList", "apps/v1", tables.REPLICASET)
+        namespace = request.path_params.get("namespace")
+        return self._list(
+            request,
+            lambda: self.state.replica_sets(namespace),
+            "ReplicaSetList",
+            "apps/v1",
+            tables.REPLICASET,
+        )
 
     async def get_replica_set(self, request: Request) -> Response:
         p = request.path_params
@@ -277,8 +314,8 @@ class KubeApi:
     # --- v1 -------------------------------------------------------------------------------
 
     async def list_pods(self, request: Request) -> Response:
-        items = self.state.pods(request.path_params.get("namespace"))
-        return self._list(request, items, "PodList", "v1", tables.POD)
+        namespace = request.path_params.get("namespace")
+        return self._list(request, lambda: self.state.pods(namespace), "PodList", "v1", tables.POD)
 
     def _pod(self, namespace: str, name: str) -> Obj:
         for item in self.state.pods(namespace):
@@ -306,8 +343,10 @@ class KubeApi:
         return JSONResponse(pod)
 
     async def list_events(self, request: Request) -> Response:
-        items = self.state.events(request.path_params.get("namespace"))
-        return self._list(request, items, "EventList", "v1", tables.EVENT)
+        namespace = request.path_params.get("namespace")
+        return self._list(
+            request, lambda: self.state.events(namespace), "EventList", "v1", tables.EVENT
+        )
 
     async def get_event(self, request: Request) -> Response:
         p = request.path_params
@@ -317,7 +356,7 @@ class KubeApi:
         raise not_found("events", p["name"])
 
     async def list_nodes(self, request: Request) -> Response:
-        return self._list(request, self.state.nodes(), "NodeList", "v1", tables.NODE)
+        return self._list(request, self.state.nodes, "NodeList", "v1", tables.NODE)
 
     async def get_node(self, request: Request) -> Response:
         name = request.path_params["name"]
@@ -327,8 +366,7 @@ class KubeApi:
         raise not_found("nodes", name)
 
     async def list_namespaces(self, request: Request) -> Response:
-        items = self.state.namespaces()
-        return self._list(request, items, "NamespaceList", "v1", tables.NAMESPACE)
+        return self._list(request, self.state.namespaces, "NamespaceList", "v1", tables.NAMESPACE)
 
     async def get_namespace(self, request: Request) -> Response:
         name = request.path_params["name"]
@@ -340,8 +378,14 @@ class KubeApi:
     # --- gateway.networking.k8s.io/v1 HTTPRoutes ------------------------------------------
 
     async def list_routes(self, request: Request) -> Response:
-        items = self.state.http_routes(request.path_params.get("namespace"))
-        return self._list(request, items, "HTTPRouteList", GATEWAY, tables.HTTPROUTE)
+        namespace = request.path_params.get("namespace")
+        return self._list(
+            request,
+            lambda: self.state.http_routes(namespace),
+            "HTTPRouteList",
+            GATEWAY,
+            tables.HTTPROUTE,
+        )
 
     async def get_route(self, request: Request) -> Response:
         p = request.path_params
@@ -390,6 +434,7 @@ def kube_routes(get_sim: Callable[[], Simulator]) -> list[BaseRoute]:
     gw = f"/apis/{GATEWAY}"
     return [
         resource("/version", get=api.version),
+        resource("/version/", get=api.version),  # the official client asks with the slash
         resource("/api", get=api.api),
         resource("/api/v1", get=api.resources),
         resource("/apis", get=api.apis),
