@@ -1,0 +1,1 @@
+"""Tests of the policy guardrail layer (quarterdeck.policies) and `quarterdeck policy test`."""
