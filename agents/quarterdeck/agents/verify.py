@@ -60,6 +60,27 @@ class Judgement(BaseModel):
     message: str
 
 
+# The what-if's `WhatIf.as_predicted()` gives changes, not levels: signal → its delta key.
+_DELTA_KEYS = {"p95_latency_ms": "p95_ms_mean_delta", "error_ratio": "error_ratio_delta"}
+
+
+def expected_levels(before: Signals, predicted: dict[str, float] | None) -> dict[str, float]:
+    """Predicted signal levels: given directly (`p95_latency_ms`), or as the what-if's deltas
+    added to the level read before the action."""
+    out: dict[str, float] = {}
+    for name in JUDGED_SIGNALS:
+        if predicted is None:
+            break
+        if name in predicted:
+            out[name] = predicted[name]
+            continue
+        b = before.get(name)
+        delta = predicted.get(_DELTA_KEYS[name])
+        if b is not None and delta is not None:
+            out[name] = max(b + delta, 0.0)
+    return out
+
+
 def judge(
     before: Signals,
     after: Signals,
@@ -68,6 +89,7 @@ def judge(
 ) -> Judgement:
     """Compare the signals before an action with those after it settled."""
     s = settings or VerifySettings()
+    predicted = expected_levels(before, predicted)
     changes: dict[str, dict[str, float | None]] = {}
     if after.stale or all(after.get(n) is None for n in JUDGED_SIGNALS):
         return Judgement(
