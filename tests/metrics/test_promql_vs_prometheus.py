@@ -1,0 +1,205 @@
+"""The evaluator against Prometheus 2.42 itself, on the same samples.
+
+The fixed store (conftest) is backfilled into a fresh TSDB with `promtool tsdb
+create-blocks-from openmetrics`, a real Prometheus serves it, and every supported construct is
+asked of both: Prometheus through the `prometheus` adapter, the evaluator through the `sim`
+adapter. Same labels, same values — extrapolation, histogram interpolation, matching and all.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from quarterdeck.tools.metrics import MetricsConfig, MetricsError, MetricsSource
+from quarterdeck.tools.metrics.prometheus import PrometheusMetricsSource
+from quarterdeck.tools.metrics.sim import SimMetricsSource
+
+from .conftest import FixedSim, FixedStore, free_port, make_store, require_binary
+
+pytestmark = pytest.mark.integration
+
+# at several times: inside the data, at its end, between samples, and past it in the lookback
+TIMES = [45.0, 100.0, 115.0, 120.0, 300.0]
+QUERIES = [
+    "http_requests_total",
+    'http_requests_total{code=~"2..",job!="web"}',
+    'http_requests_total{missing=""}',
+    '{__name__=~"http_.*",code="500"}',
+    "rate(http_requests_total[1m])",
+    "rate(http_requests_total[45s])",
+    "rate(http_requests_total[25s])",
+    "increase(http_requests_total[2m])",
+    "increase(late_total[1m])",
+    "rate(late_total[30s])",
+    "irate(http_requests_total[1m])",
+    "delta(queue_depth[1m])",
+    "idelta(queue_depth[1m])",
+    "rate(http_requests_total[1m] offset 30s)",
+    "queue_depth offset 15s",
+    "sum by (job) (rate(http_requests_total[1m]))",
+    "sum without (job) (rate(http_requests_total[1m]))",
+    "avg(replicas)",
+    "max by (job) (http_requests_total)",
+    "min without (code) (http_requests_total)",
+    "count(http_requests_total) by (code)",
+    "group by (job) (http_requests_total)",
+    "stddev(replicas)",
+    "stdvar(http_requests_total)",
+    "histogram_quantile(0.5, rate(latency_seconds_bucket[1m]))",
+    "histogram_quantile(0.95, sum by (le) (rate(latency_seconds_bucket[1m])))",
+    "histogram_quantile(0.99, sum by (le, job) (rate(latency_seconds_bucket[30s])))",
+    "histogram_quantile(0.1, latency_seconds_bucket)",
+    "histogram_quantile(0.3, rate(latency_seconds_bucket[45s]))",
+    "histogram_quantile(0.75, sum without (job) (increase(latency_seconds_bucket[1m])))",
+    "histogram_quantile(0.75, latency_seconds_bucket * 0)",
+    "histogram_quantile(1.5, latency_seconds_bucket)",
+    "sum(rate(http_requests_total{code=~'5..'}[1m])) / sum(rate(http_requests_total[1m]))",
+    "replicas * 2 + 1",
+    "10 - replicas",
+    "replicas % 3",
+    "replicas ^ 2",
+    "-queue_depth",
+    "replicas > 4",
+    "4 < replicas",
+    "replicas > bool 4",
+    "queue_depth == bool 6",
+    "2 >= bool 1",
+    "2 * 3 - 1",
+    "rate(http_requests_total{code='200'}[1m]) / ignoring(code) replicas",
+    "sum by (job) (rate(http_requests_total[1m])) / on(job) replicas",
+    "replicas / on(job) queue_depth",
+    "replicas and queue_depth",
+    "replicas unless queue_depth",
+    "replicas or queue_depth",
+    "avg_over_time(queue_depth[1m])",
+    "max_over_time(queue_depth[45s])",
+    "min_over_time(queue_depth[1m])",
+    "sum_over_time(queue_depth[30s])",
+    "count_over_time(queue_depth[2m])",
+    "last_over_time(queue_depth[1m])",
+    "present_over_time(late_total[1m])",
+    "clamp_max(queue_depth, 5)",
+    "clamp_min(queue_depth, 5)",
+    "clamp(queue_depth, 3, 6)",
+    "abs(0 - queue_depth)",
+    "ceil(queue_depth / 3)",
+    "floor(queue_depth / 3)",
+    "round(queue_depth / 4)",
+    "sqrt(queue_depth)",
+    "ln(queue_depth)",
+    "scalar(replicas)",
+    'scalar(replicas{job="web"})',
+    "vector(1)",
+    "time()",
+    "timestamp(queue_depth)",
+    'absent(nope{job="x"})',
+    "absent(replicas)",
+]
+
+
+def backfill(store: FixedStore, epoch: float) -> str:
+    """The store as OpenMetrics text with timestamps, for `promtool tsdb create-blocks-from`."""
+    lines = []
+    for name in store.names():
+        lines.append(f"# TYPE {name} unknown")
+        for s in store.select(name):
+            labels = ",".join(f'{k}="{v}"' for k, v in s.labels.items())
+            for t, v in zip(s.t.tolist(), s.v.tolist(), strict=True):
+                lines.append(f"{name}{{{labels}}} {v!r} {epoch + t:.3f}")
+    lines.append("# EOF")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory) -> Iterator[tuple[MetricsSource, MetricsSource]]:
+    prometheus = require_binary("prometheus")
+    promtool = require_binary("promtool")
+    work = tmp_path_factory.mktemp("promql-diff")
+    epoch = math.floor(time.time() / 3600) * 3600 - 7200.0  # recent: inside any retention
+    store = make_store()
+    (work / "data.om").write_text(backfill(store, epoch))
+    subprocess.run(
+        [promtool, "tsdb", "create-blocks-from", "openmetrics", "data.om", "tsdb"],
+        cwd=work,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    (work / "prometheus.yml").write_text("global: {scrape_interval: 1m}\n")
+    port = free_port()
+    log = (work / "prometheus.log").open("w")
+    proc = subprocess.Popen(
+        [
+            prometheus,
+            f"--config.file={work / 'prometheus.yml'}",
+            f"--storage.tsdb.path={work / 'tsdb'}",
+            "--storage.tsdb.retention.time=10y",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+    try:
+        cfg = MetricsConfig(
+            kind="prometheus", url=f"http://127.0.0.1:{port}", epoch=epoch, max_age_s=1e9
+        )
+        real = PrometheusMetricsSource(cfg)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if real.query("count(replicas)", at=120.0):
+                    break
+            except MetricsError:
+                pass
+            assert proc.poll() is None, (work / "prometheus.log").read_text()[-2000:]
+            assert time.monotonic() < deadline, "prometheus never served the backfilled block"
+            time.sleep(0.2)
+        ours = SimMetricsSource(FixedSim(store, now=120.0, epoch=epoch), max_age_s=1e9)
+        yield real, ours
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def _answer(source: MetricsSource, query: str, at: float) -> dict[tuple, float]:
+    return {tuple(sorted(s.labels.items())): s.value for s in source.query(query, at)}
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_same_answer_as_prometheus(pair, query):
+    real, ours = pair
+    for at in TIMES:
+        want, got = _answer(real, query, at), _answer(ours, query, at)
+        assert got.keys() == want.keys(), f"{query} @ {at}: labels differ"
+        for labels, w in want.items():
+            g = got[labels]
+            same = (math.isnan(w) and math.isnan(g)) or g == pytest.approx(w, rel=1e-9, abs=1e-9)
+            assert same, f"{query} @ {at} {dict(labels)}: ours {g}, Prometheus {w}"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "rate(http_requests_total[1m])",
+        "histogram_quantile(0.9, sum by (le, job) (rate(latency_seconds_bucket[1m])))",
+        "late_total",
+        "time()",
+    ],
+)
+def test_same_range_answer_as_prometheus(pair, query):
+    real, ours = pair
+    want = {tuple(sorted(s.labels.items())): s.points for s in real.query_range(query, 0, 150, 7)}
+    got = {tuple(sorted(s.labels.items())): s.points for s in ours.query_range(query, 0, 150, 7)}
+    assert got.keys() == want.keys()
+    for labels, points in want.items():
+        assert [t for t, _ in got[labels]] == pytest.approx([t for t, _ in points])
+        assert [v for _, v in got[labels]] == pytest.approx([v for _, v in points], rel=1e-9)
