@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from quarterdeck.sim.wire.server import RunningServer
 from quarterdeck.tools.cluster import ClusterClient, ClusterConfig, make_cluster_client
 from quarterdeck.tools.cluster.kube import KubeClusterClient
 from quarterdeck.tools.cluster.sim import SimClusterClient
@@ -50,3 +51,31 @@ def test_namespace_filter_hides_other_namespaces(scenario_path: Path) -> None:
     )
     assert client.deployments() == []
     assert client.pods() == []
+
+
+def test_kube_kind_through_a_kubeconfig_context(server: RunningServer, tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "config"
+    kubeconfig.write_text(
+        f"""
+apiVersion: v1
+kind: Config
+clusters:
+  - name: simulated
+    cluster: {{server: "{server.url}"}}
+  - name: elsewhere
+    cluster: {{server: "http://127.0.0.1:1"}}
+users:
+  - name: nobody
+    user: {{token: not-a-secret}}
+contexts:
+  - name: sim
+    context: {{cluster: simulated, user: nobody}}
+  - name: other
+    context: {{cluster: elsewhere, user: nobody}}
+current-context: other
+""",
+        encoding="utf-8",
+    )
+    config = ClusterConfig(kind="kube", kubeconfig=kubeconfig, context="sim", retries=0)
+    client = make_cluster_client(config)
+    assert [d.name for d in client.deployments("ml")] == ["ranker", "scorer"]

@@ -24,6 +24,9 @@ class KubeState:
     def __init__(self, get_sim: Callable[[], Simulator]) -> None:
         self._get_sim = get_sim
         self.versions = Versions()
+        # Events never change once emitted (the log is append-only), so each is rendered once.
+        self._events: list[Obj] = []
+        self._events_of: int | None = None  # id() of the simulator they were rendered from
 
     @property
     def sim(self) -> Simulator:
@@ -95,10 +98,14 @@ class KubeState:
 
     def events(self, namespace: str | None = None) -> list[Obj]:
         sim = self.sim
-        rendered = [objects.event(ev, i, sim.epoch) for i, ev in enumerate(sim.events(0.0))]
-        return self._stamp(
-            [e for e in rendered if namespace is None or e["metadata"]["namespace"] == namespace]
-        )
+        if self._events_of != id(sim):
+            self._events, self._events_of = [], id(sim)
+        log = sim.events(0.0)
+        for i in range(len(self._events), len(log)):
+            self._events.append(self.versions.stamp(objects.event(log[i], i, sim.epoch)))
+        return [
+            e for e in self._events if namespace is None or e["metadata"]["namespace"] == namespace
+        ]
 
     def namespace_names(self) -> list[str]:
         names = {s.namespace for s in self.sim.services()}
