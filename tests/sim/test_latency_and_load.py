@@ -125,3 +125,15 @@ def test_noise_is_floored_at_zero():
     v = _offered(s)[1]
     assert v.min() == 0.0
     assert (v >= 0).all()
+
+
+def test_load_forecast_is_the_noise_free_future():
+    spike = {"at": "10m", "type": "load_spike", "service": "api", "factor": 2.0, "ramp": "1m",
+             "duration": "5m"}  # fmt: skip
+    diurnal = {"amplitude": 0.3, "period": "1h", "phase": "5m"}
+    s = sim(svc={"replicas": 6, "load": {"base_rps": 40, "diurnal": diurnal}}, events=[spike])
+    t, rps = s.load_forecast("ml", "api", 0, 3600)
+    assert len(t) == 3600 and t[0] == 0.0
+    s.advance(3600)
+    st, sv = _offered(s)
+    assert np.allclose(rps[(st[1:] - 1).astype(int)], sv[1:], rtol=1e-12)

@@ -30,7 +30,7 @@ from quarterdeck.core.models import (
 )
 from quarterdeck.sim.cluster import Cluster, EventLog, Pod
 from quarterdeck.sim.errors import InvalidAction, NotFound
-from quarterdeck.sim.latency import histogram_quantile, le_label
+from quarterdeck.sim.latency import histogram_quantile, le_label, quantile_1d
 from quarterdeck.sim.load import LoadModel
 from quarterdeck.sim.metrics import MetricsAccumulator, _crossings
 from quarterdeck.sim.scenario import (
@@ -144,6 +144,8 @@ class Simulator:
         self._svc_ready = np.zeros(self._n_svc)
         self._svc_spec = np.array([float(s.replicas) for s in svcs])
         self._extra_lanes: list[int] = []
+        self._views: dict[int, ServiceView] = {}  # read caches, dropped when a service changes
+        self._pod_views: dict[int, PodView] = {}
 
     def _init_rings(self) -> None:
         self._w_keep = max(1, math.ceil(HISTORY_S / self.tick - _EPS))
@@ -343,6 +345,15 @@ class Simulator:
         """Recomputes lane readiness and traffic shares of the services that changed."""
         lanes = self.lanes
         for i in svcs:
+            self._views.pop(i, None)
+        if self._pod_views:  # drop cached pod views of these services (and of deleted pods)
+            live = self.cluster.by_uid
+            self._pod_views = {
+                uid: v
+                for uid, v in self._pod_views.items()
+                if uid in live and live[uid].svc not in svcs
+            }
+        for i in sorted(svcs):
             w = self.workloads.items[i]
             pods = self.cluster.by_svc[i]
             lo = int(self._lane_start[i])
@@ -512,11 +523,18 @@ class Simulator:
             versions=tuple(v.name for v in s.versions),
         )  # fmt: skip
 
+    def _cached_view(self, i: int) -> ServiceView:
+        view = self._views.get(i)
+        if view is None:
+            view = self._views[i] = self._view(self.workloads.items[i])
+        return view
+
     def services(self) -> list[ServiceView]:
-        return [self._view(w) for w in self.workloads.items]
+        """Every service. Views are cached until the service changes: do not mutate them."""
+        return [self._cached_view(i) for i in range(self._n_svc)]
 
     def service(self, namespace: str, name: str) -> ServiceView:
-        return self._view(self.workloads.items[self._svc_index(namespace, name)])
+        return self._cached_view(self._svc_index(namespace, name))
 
     def revisions(self, namespace: str, name: str) -> list[RevisionView]:
         w = self.workloads.items[self._svc_index(namespace, name)]
@@ -545,12 +563,17 @@ class Simulator:
         )  # fmt: skip
 
     def pods(self, namespace: str | None = None, service: str | None = None) -> list[PodView]:
-        return [
-            self._pod_view(p)
-            for p in self.cluster.pods.values()
-            if (namespace is None or p.namespace == namespace)
-            and (service is None or p.service == service)
-        ]
+        cache = self._pod_views
+        out: list[PodView] = []
+        for p in self.cluster.pods.values():
+            if (namespace is None or p.namespace == namespace) and (
+                service is None or p.service == service
+            ):
+                view = cache.get(p.uid)
+                if view is None:
+                    view = cache[p.uid] = self._pod_view(p)
+                out.append(view)
+        return out
 
     def nodes(self) -> list[NodeView]:
         return [
@@ -572,7 +595,7 @@ class Simulator:
         lo = int(self._lane_start[i])
         hi = lo + len(self.scenario.services[i].versions)
         row = self._last_lane_inc[lo:hi].sum(axis=0) / self.tick
-        q = histogram_quantile(0.95, row[COL_B0:]), histogram_quantile(0.99, row[COL_B0:])
+        q = quantile_1d(0.95, row[COL_B0:]), quantile_1d(0.99, row[COL_B0:])
         off = float(row[COL_OFFERED])
         cap = float(self._last_cap[i])
         return ServiceSample(
@@ -612,8 +635,8 @@ class Simulator:
             t=self.now, seconds=secs, request_rate=off / secs,
             served_rate=float(d[COL_SERVED]) / secs,
             error_ratio=float(d[COL_ERR] + d[COL_DROP]) / off if off > 0 else 0.0,
-            p95_ms=_ms(histogram_quantile(0.95, d[COL_B0:])),
-            p99_ms=_ms(histogram_quantile(0.99, d[COL_B0:])), version=version,
+            p95_ms=_ms(quantile_1d(0.95, d[COL_B0:])), p99_ms=_ms(quantile_1d(0.99, d[COL_B0:])),
+            version=version,
         )  # fmt: skip
 
     def load_forecast(self, namespace: str, name: str, start: float, end: float) -> tuple[F64, F64]:
@@ -623,7 +646,7 @@ class Simulator:
         times: F64 = np.arange(lo, hi, dtype=np.float64) * self.tick
         if times.size == 0:
             return times, np.empty(0)
-        return times, self.load.expected(times)[:, i]
+        return times, self.load.expected(times, only=i)[:, 0]
 
     # -- act ----------------------------------------------------------------------------------
 

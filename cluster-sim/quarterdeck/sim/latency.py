@@ -18,6 +18,9 @@ The CDF is closed-form, so per-tick histograms are exact expectations and the p9
 
 from __future__ import annotations
 
+import bisect
+import math
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -114,3 +117,25 @@ def histogram_quantile(q: float, cumulative: F64) -> F64:
     value = np.where(finite, value, LE[-1])
     out: F64 = np.where(total > 0, value, np.nan)
     return out
+
+
+_LE_LIST: list[float] = LE.tolist()
+
+
+def quantile_1d(q: float, cumulative: F64) -> float:
+    """`histogram_quantile` for one histogram, in plain Python: the same numbers, ~10× faster
+    than the vectorised form on a single row (reads call it on every request)."""
+    c: list[float] = np.asarray(cumulative, dtype=np.float64).tolist()
+    total = c[-1]
+    if not total > 0:
+        return math.nan
+    rank = q * total
+    idx = bisect.bisect_left(c, rank - 1e-12 * max(total, 1.0))
+    if idx >= len(_LE_LIST):
+        return _LE_LIST[-1]
+    upper = _LE_LIST[idx]
+    lower = _LE_LIST[idx - 1] if idx > 0 else 0.0
+    below = c[idx - 1] if idx > 0 else 0.0
+    span = c[idx] - below
+    frac = (rank - below) / span if span > 0 else 1.0
+    return lower + (upper - lower) * min(max(frac, 0.0), 1.0)

@@ -56,19 +56,24 @@ class LoadModel:
         self._chunk_start = 0
         self._chunk: F64 = rng.standard_normal((NOISE_CHUNK, self.n))
 
-    def expected(self, t: F64) -> F64:
-        """Noise-free load (rps) at times `t` (shape (K,)) for every service: shape (K, S)."""
+    def expected(self, t: F64, only: int | None = None) -> F64:
+        """Noise-free load (rps) at times `t` (shape (K,)): shape (K, S), or (K, 1) with just
+        service `only`."""
         tt = t[:, None]
-        diurnal = 1.0 + self.amp * np.cos(2.0 * np.pi * (tt - self.phase) / self.period)
-        out: F64 = self.base * diurnal
+        sel = slice(None) if only is None else slice(only, only + 1)
+        phase, period = self.phase[sel], self.period[sel]
+        diurnal = 1.0 + self.amp[sel] * np.cos(2.0 * np.pi * (tt - phase) / period)
+        out: F64 = self.base[sel] * diurnal
         if self.spikes:
             t0, t1 = float(t[0]), float(t[-1])
             for svc, at, ramp, hold, factor in self.spikes:
                 if at > t1:
                     break
-                if at + 2 * ramp + hold < t0:
+                if at + 2 * ramp + hold < t0 or (only is not None and svc != only):
                     continue
-                out[:, svc] *= spike_multiplier(t, at, ramp, hold, factor)
+                out[:, 0 if only is not None else svc] *= spike_multiplier(
+                    t, at, ramp, hold, factor
+                )
         return out
 
     def _noise_rows(self, i0: int, k: int) -> F64:
