@@ -133,7 +133,8 @@ def test_load_forecast_is_the_noise_free_future():
     diurnal = {"amplitude": 0.3, "period": "1h", "phase": "5m"}
     s = sim(svc={"replicas": 6, "load": {"base_rps": 40, "diurnal": diurnal}}, events=[spike])
     t, rps = s.load_forecast("ml", "api", 0, 3600)
-    assert len(t) == 3600 and t[0] == 0.0
+    assert len(t) == 3600
+    assert t[0] == 0.0
     s.advance(3600)
     st, sv = _offered(s)
     assert np.allclose(rps[(st[1:] - 1).astype(int)], sv[1:], rtol=1e-12)
