@@ -36,7 +36,14 @@ _NATIVE_FUNCTIONS = frozenset(
 )  # fmt: skip
 _STDLIB_FUNCTIONS = frozenset(name.rsplit(".", 1)[-1] for name in stdlib.STDLIB_FUNCTIONS)
 _BOUND = re.compile(r"\b(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_]\w*)\s*,")
-_PATH = re.compile(r"\b(" + "|".join(VARIABLES) + r")((?:\s*\.\s*[A-Za-z_]\w*)+)")
+# A top-level variable (not a field named like one: `proposal.service`), and what follows it.
+_PATH = re.compile(r"(?<![.\w])(" + "|".join(VARIABLES) + r")((?:\s*\.\s*[A-Za-z_]\w*)+)")
+_USE = re.compile(r"(?<![.\w])(" + "|".join(VARIABLES) + r")\b(\s*\.\s*[A-Za-z_]\w*)?")
+
+_STRING = re.compile(r"'''.*?'''|\"\"\".*?\"\"\"|'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\"", re.S)
+
+Fields = dict[str, frozenset[str] | None]
+"""Per top-level variable, the first-level fields an expression reads (None = the whole value)."""
 
 
 class ExpressionError(ValueError):
@@ -55,6 +62,7 @@ class Expression:
     program: cel.Program
     paths: tuple[str, ...]
     uses_stdlib: bool
+    fields: Fields
 
     def run(self, context: cel.Context) -> Any:
         """The expression's value; any failure becomes `ExpressionRuntimeError` with the reason."""
@@ -90,15 +98,53 @@ def compile_expression(source: str) -> Expression:
     # Functions of cel.stdlib are Python callbacks registered per activation: only when needed.
     uses_stdlib = bool(names & _STDLIB_FUNCTIONS or set(refs["variables"]) & _STDLIB_NAMESPACES)
     paths = tuple(dict.fromkeys(re.sub(r"\s+", "", "".join(m)) for m in _PATH.findall(source)))
-    return Expression(source=source, program=program, paths=paths, uses_stdlib=uses_stdlib)
+    return Expression(
+        source=source,
+        program=program,
+        paths=paths,
+        uses_stdlib=uses_stdlib,
+        fields=_fields(source, set(refs["variables"]) & set(VARIABLES)),
+    )
 
 
-def make_context(variables: dict[str, Any], *, with_stdlib: bool) -> cel.Context:
-    """A CEL activation over `variables` (converted once, reused by every expression)."""
-    ctx = cel.Context(variables)
+def _fields(source: str, used: set[str]) -> Fields:
+    """Which fields of each variable `source` reads. Converting a value into CEL costs about a
+    microsecond per field, so the guard hands CEL only these (any use of a variable other than
+    `var.field` — `var[...]`, `string(var)` — asks for all of it)."""
+    fields: dict[str, set[str] | None] = {name: set() for name in used}
+    code = _STRING.sub("''", source)  # a word inside a string literal is not a use
+    for name, attr in _USE.findall(code):
+        if name not in fields:
+            continue
+        known = fields[name]
+        if not attr:
+            fields[name] = None
+        elif known is not None:
+            known.add(attr.lstrip(" .\t\n"))
+    return {k: (None if v is None else frozenset(v)) for k, v in fields.items()}
+
+
+def merge_fields(into: dict[str, set[str] | None], more: Fields) -> None:
+    """Union of field needs (None, the whole value, wins)."""
+    for name, wanted in more.items():
+        have = into.get(name, set())
+        into[name] = None if wanted is None or have is None else have | wanted
+
+
+def make_context(variables: dict[str, Any], fields: Fields, *, with_stdlib: bool) -> cel.Context:
+    """A CEL activation over the parts of `variables` that `fields` asks for (converted once,
+    reused by every expression of the evaluation)."""
+    ctx = cel.Context({name: prune(variables[name], fields[name]) for name in fields})
     if with_stdlib:
         stdlib.add_stdlib_to_context(ctx)
     return ctx
+
+
+def prune(value: Any, wanted: frozenset[str] | None) -> Any:
+    """`value` with only the `wanted` first-level fields (all when None)."""
+    if wanted is None or not isinstance(value, dict):
+        return value
+    return {k: value[k] for k in wanted if k in value}
 
 
 def resolve_path(variables: dict[str, Any], path: str) -> Any:

@@ -19,7 +19,7 @@ import yaml
 from pydantic import ValidationError
 
 from .cel_rules import CelClamp, CelPolicy, CelValidation
-from .expressions import Expression, ExpressionError, compile_expression
+from .expressions import Expression, ExpressionError, Fields, compile_expression, merge_fields
 from .guards import build_rules, history_retention
 from .rules import Rule, RuleInfo
 from .schema import API_VERSION, POLICY_KINDS, TEST_KIND, GuardPolicyDoc, GuardSettingsDoc
@@ -71,6 +71,8 @@ class PolicySet:
     retention: float
     """How far back (seconds) the stateful guards look at applied actions."""
     uses_stdlib: bool
+    fields: Fields
+    """Every CEL variable (and field) some rule reads: all an evaluation hands to CEL."""
 
     @property
     def rule_ids(self) -> tuple[str, ...]:
@@ -192,7 +194,15 @@ def load_policies(paths: Iterable[str | Path] | str | Path) -> PolicySet:
         digest=digest.hexdigest(),
         retention=retention,
         uses_stdlib=any(r.uses_stdlib for r in rules),
+        fields=_union(rules),
     )
+
+
+def _union(rules: list[Rule]) -> Fields:
+    fields: dict[str, set[str] | None] = {}
+    for rule in rules:
+        merge_fields(fields, rule.fields)
+    return _frozen(fields)
 
 
 def _doc_name(doc: dict[str, Any]) -> str | None:
@@ -252,7 +262,7 @@ def _build_cel(doc: GuardPolicyDoc, file: str) -> tuple[list[Rule], list[LoadPro
                 message_expression=msg_expr,
                 reason=v.reason,
             )
-            rule.uses_stdlib = _stdlib(expr, msg_expr, *(c for _, c in conditions))
+            _note_needs(rule, expr, msg_expr, *(c for _, c in conditions))
             rules.append(rule)
     for i, c in enumerate(spec.clamps):
         rid = c.id or f"{name}/clamp-{i}"
@@ -261,13 +271,23 @@ def _build_cel(doc: GuardPolicyDoc, file: str) -> tuple[list[Rule], list[LoadPro
         clamp = CelClamp(
             RuleInfo(rid, name, file), policy, param=c.param, low=low, high=high, message=c.message
         )
-        clamp.uses_stdlib = _stdlib(low, high, *(c2 for _, c2 in conditions))
+        _note_needs(clamp, low, high, *(c2 for _, c2 in conditions))
         rules.append(clamp)
     return rules, problems
 
 
-def _stdlib(*exprs: Expression | None) -> bool:
-    return any(e is not None and e.uses_stdlib for e in exprs)
+def _note_needs(rule: Rule, *exprs: Expression | None) -> None:
+    """Record what the rule's expressions need from an evaluation (variables, stdlib)."""
+    fields: dict[str, set[str] | None] = {}
+    for e in exprs:
+        if e is not None:
+            merge_fields(fields, e.fields)
+            rule.uses_stdlib = rule.uses_stdlib or e.uses_stdlib
+    rule.fields = _frozen(fields)
+
+
+def _frozen(fields: dict[str, set[str] | None]) -> Fields:
+    return {k: (None if v is None else frozenset(v)) for k, v in fields.items()}
 
 
 def _schema_problem(file: str, doc: dict[str, Any], err: Any) -> LoadProblem:

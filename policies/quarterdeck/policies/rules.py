@@ -19,7 +19,7 @@ from quarterdeck.core.models import Action, ActionProposal, RuleEffect, RuleMatc
 
 from . import activation
 from .context import AppliedAction, GuardContext, ServiceState
-from .expressions import make_context
+from .expressions import Fields, make_context, prune
 from .schema import Match
 
 Phase = Literal["clamp", "check"]
@@ -35,6 +35,8 @@ class Evaluation:
     service: ServiceState | None
     history: tuple[AppliedAction, ...]
     with_stdlib: bool
+    fields: Fields
+    """The variables (and their fields) the policy set's expressions read."""
     action: Action = field(init=False)
     version: int = 0
     memo: dict[tuple[int, int], Any] = field(default_factory=dict)
@@ -57,28 +59,33 @@ class Evaluation:
         """A clamp changed the action: later rules see the new parameters."""
         self.action = action
         self.version += 1
-        if self._variables is not None:
-            self._variables["proposal"] = activation.proposal_variable(
-                self.proposal, action, self.context.now
-            )
-        if self._cel is not None and self._variables is not None:
-            self._cel.add_variable("proposal", self._variables["proposal"])
+        if self._variables is not None and "proposal" in self._variables:
+            value = activation.proposal_variable(self.proposal, action, self.context.now)
+            self._variables["proposal"] = value
+            if self._cel is not None:
+                self._cel.add_variable("proposal", prune(value, self.fields["proposal"]))
 
     def variables(self) -> dict[str, Any]:
+        """The CEL variables the policy set uses, as Python data (see activation.py)."""
         if self._variables is None:
-            ctx = self.context
-            self._variables = {
-                "proposal": activation.proposal_variable(self.proposal, self.action, ctx.now),
-                "service": activation.service_variable(self.namespace, self.name, self.service),
-                "cluster": activation.cluster_variable(ctx),
-                "now": activation.now_variable(ctx),
-                "history": activation.history_variable(self.history, ctx.now),
-            }
+            ctx, out = self.context, {}
+            for name in self.fields:
+                if name == "proposal":
+                    out[name] = activation.proposal_variable(self.proposal, self.action, ctx.now)
+                elif name == "service":
+                    out[name] = activation.service_variable(self.namespace, self.name, self.service)
+                elif name == "cluster":
+                    out[name] = activation.cluster_variable(ctx)
+                elif name == "now":
+                    out[name] = activation.now_variable(ctx)
+                elif name == "history":
+                    out[name] = activation.history_variable(self.history, ctx.now)
+            self._variables = out
         return self._variables
 
     def cel_context(self) -> cel.Context:
         if self._cel is None:
-            self._cel = make_context(self.variables(), with_stdlib=self.with_stdlib)
+            self._cel = make_context(self.variables(), self.fields, with_stdlib=self.with_stdlib)
         return self._cel
 
 
@@ -109,6 +116,8 @@ class Rule(ABC):
     def __init__(self, info: RuleInfo, match: Match) -> None:
         self.info = info
         self.match = match
+        self.fields: Fields = {}
+        """The CEL variables (and fields) this rule's expressions read."""
 
     @property
     def rule_id(self) -> str:
