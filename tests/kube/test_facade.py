@@ -311,3 +311,15 @@ def test_watch_streams_changes_as_json_lines(api: TestClient, sim: Simulator) ->
         ("MODIFIED", "ranker")
     ]
     assert events[0]["object"]["spec"]["replicas"] == 5
+
+
+def test_pending_pods_and_failed_nodes_still_validate(api: TestClient, sim: Simulator) -> None:
+    api.patch(DEPLOY, json={"spec": {"replicas": 80}}, headers=MERGE)  # 64 cpus for 80 pods
+    pods = api.get("/api/v1/namespaces/ml/pods").json()
+    assert k8s.V1PodList.from_dict(pods) is not None
+    pending = [p for p in pods["items"] if p["status"]["phase"] == "Pending"]
+    assert len(pending) == len([p for p in sim.pods("ml") if p.phase == "Pending"]) > 0
+    scheduled = {c["type"]: c for c in pending[0]["status"]["conditions"]}["PodScheduled"]
+    assert (scheduled["status"], scheduled["reason"]) == ("False", "Unschedulable")
+    table = api.get("/api/v1/namespaces/ml/pods", headers={"Accept": TABLE}).json()
+    assert "Pending" in {row["cells"][2] for row in table["rows"]}

@@ -119,3 +119,25 @@ def test_rollout_status_follows_a_scale_up_in_real_time(sim: Simulator, tmp_path
     assert done.returncode == 0, done.stderr
     assert 'deployment "ranker" successfully rolled out' in done.stdout
     assert sim.service("ml", "ranker").ready_replicas == 6
+
+
+def test_rollout_restart_and_set_image(
+    kubectl: Kubectl, server: RunningServer, sim: Simulator
+) -> None:
+    out = kubectl("rollout", "restart", "deployment/ranker", "-n", "ml").stdout
+    assert "restarted" in out
+    assert sim.service("ml", "ranker").revision == 2
+    image = "model-server=quarterdeck.local/ml/ranker:v3"
+    refused = kubectl("set", "image", "deployment/ranker", image, "-n", "ml", check=False)
+    assert refused.returncode == 1
+    assert "scenario events" in refused.stderr  # v3 was never deployed: the sim cannot deploy it
+    server.call(lambda: sim.advance(61))  # the scenario deploys v2
+    kubectl(
+        "set",
+        "image",
+        "deployment/ranker",
+        "model-server=quarterdeck.local/ml/ranker:v1",
+        "-n",
+        "ml",
+    )
+    assert sim.service("ml", "ranker").version == "v1"

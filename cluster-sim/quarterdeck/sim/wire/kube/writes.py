@@ -143,20 +143,14 @@ def _template_action(
     kind, name = "Deployment.apps", sv.name
     old_label, old_tag = _template_version(old)
     new_label, new_tag = _template_version(new)
+    # `kubectl set image` changes only the image; an edit may change only the label. A changed
+    # image tag wins, as it is what a kubelet would run.
     if new_tag is not None and new_tag != old_tag:
         version = new_tag
     elif new_label is not None and new_label != old_label:
         version = new_label
     else:
         version = sv.version
-    if new_label is not None and new_tag is not None and new_label != new_tag:
-        raise invalid(
-            kind,
-            name,
-            "spec.template.metadata.labels",
-            new_label,
-            f"the {conv.VERSION_LABEL} label and the image tag ({new_tag}) must agree",
-        )
     by_rs = {r.replica_set: r for r in revisions}
     current = next(r for r in revisions if r.current)
     marker = _annotation(new, conv.TEMPLATE_ANNOTATION)
