@@ -125,9 +125,8 @@ def plot_run(
     marks = _marks(scenario, result)
     per = {f"{s.namespace}/{s.name}": s for s in result.metrics.per_service}
     t_min = tl.t / 60.0
-    fig, axes = plt.subplots(
-        len(rows), 4, figsize=(18, 2.6 * len(rows) + 1.3), sharex=True, squeeze=False
-    )
+    height = 2.6 * len(rows) + 1.6
+    fig, axes = plt.subplots(len(rows), 4, figsize=(18, height), sharex=True, squeeze=False)
     m = result.metrics
     fig.suptitle(
         f"{result.scenario} · controller {result.controller} · seed {result.seed}{note}\n"
@@ -201,7 +200,8 @@ def plot_run(
         Line2D([], [], color="#2ca02c", label="ready replicas"),
     ]
     fig.legend(handles=legend, loc="lower center", ncol=len(legend), fontsize=9, frameon=False)
-    fig.tight_layout(rect=(0, 0.03, 1, 0.97))
+    # Leave fixed room (inches) for the legend below; tight_layout makes room for the title.
+    fig.tight_layout(rect=(0, 0.45 / height, 1, 1))
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
