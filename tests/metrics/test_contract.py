@@ -143,7 +143,7 @@ def test_no_traffic_ratio_is_nan_and_reads_as_no_data(source, catalog):
 
 @pytest.mark.parametrize(
     "query",
-    ["sum(", "topk(1, qd_utilisation)", "qd_utilisation[1m]"],
+    ["sum(", 'count_values("n", qd_utilisation)', "qd_utilisation[1m]"],
     ids=["parse-error", "unsupported", "range-vector"],
 )
 def test_refused_queries_raise_query_error(source, query):

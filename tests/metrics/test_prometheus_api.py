@@ -84,7 +84,7 @@ def test_too_many_points_is_bad_data(client, fixed_sim):
     ("params", "fragment"),
     [
         ({"query": "sum("}, "parse error"),
-        ({"query": "topk(1, replicas)"}, "not supported"),
+        ({"query": 'count_values("n", replicas)'}, "not supported"),
         ({}, "query"),
         ({"query": "replicas", "time": "yesterday"}, 'invalid parameter "time"'),
     ],

@@ -133,6 +133,29 @@ class TestAggregation:
         assert value == pytest.approx((50 / 60) / (3 + 50 / 60))
 
 
+class TestParameterisedAggregation:
+    def test_topk_keeps_the_members_labels(self, store):
+        assert q(store, "topk(1, replicas)") == {(("__name__", "replicas"), ("job", "web")): 5.0}
+        assert q(store, "bottomk(1, replicas)") == {(("__name__", "replicas"), ("job", "api")): 3.0}
+        assert len(q(store, "topk(5, replicas)")) == 2
+        assert q(store, "topk(0, replicas)") == {}
+
+    def test_topk_by_group(self, store):
+        got = q(store, "topk by (job) (1, http_requests_total)")
+        assert set(got.values()) == {360.0, 240.0}  # the 200s of api and of web
+
+    def test_quantile_interpolates_between_ranks(self, store):
+        # values 3 and 5: rank 0.25 * (2 - 1) -> 3 + 0.25 * 2
+        assert one(store, "quantile(0.25, replicas)") == pytest.approx(3.5)
+        # window [60,120] holds 7 3 9 1 6 4 8 -> sorted 1 3 4 6 7 8 9, rank 0.5 * 6 = 3
+        assert one(store, "quantile_over_time(0.5, queue_depth[1m])") == 6.0
+
+    def test_changes_resets_deriv(self, store):
+        assert one(store, "changes(queue_depth[1m])") == 6.0
+        assert one(store, "resets(queue_depth[1m])") == 3.0  # 7>3, 9>1, 6>4
+        assert one(store, 'deriv(http_requests_total{job="web"}[1m])') == pytest.approx(2.0)
+
+
 class TestHistogramQuantile:
     @pytest.mark.parametrize(
         ("phi", "expected"),
@@ -266,14 +289,14 @@ class TestRefusals:
     @pytest.mark.parametrize(
         "query",
         [
-            "topk(2, replicas)",
-            "quantile(0.5, replicas)",
+            'count_values("n", replicas)',
+            "predict_linear(queue_depth[1m], 60)",
             "max_over_time(rate(http_requests_total[1m])[5m:1m])",
             "replicas * on(job) group_left rate(http_requests_total[1m])",
             'label_replace(replicas, "a", "$1", "job", "(.*)")',
             "sort(replicas)",
         ],
-        ids=["topk", "quantile", "subquery", "group_left", "label_replace", "sort"],
+        ids=["count_values", "predict_linear", "subquery", "group_left", "label_replace", "sort"],
     )
     def test_unsupported_is_bad_data_not_a_guess(self, store, query):
         with pytest.raises(PromQLError) as err:

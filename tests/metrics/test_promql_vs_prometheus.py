@@ -102,6 +102,22 @@ QUERIES = [
     "timestamp(queue_depth)",
     'absent(nope{job="x"})',
     "absent(replicas)",
+    "topk(2, http_requests_total)",
+    "bottomk by (job) (1, http_requests_total)",
+    "topk(1, rate(http_requests_total[1m]))",
+    "quantile(0.5, http_requests_total)",
+    "quantile by (job) (0.9, rate(http_requests_total[1m]))",
+    "quantile(0.25, queue_depth)",
+    "quantile_over_time(0.9, queue_depth[1m])",
+    "quantile_over_time(0.5, queue_depth[45s])",
+    "stddev_over_time(queue_depth[1m])",
+    "stdvar_over_time(queue_depth[30s])",
+    "changes(queue_depth[1m])",
+    "changes(replicas[2m])",
+    "resets(queue_depth[1m])",
+    "resets(http_requests_total[2m])",
+    "deriv(queue_depth[1m])",
+    "deriv(http_requests_total[45s])",
 ]
 
 

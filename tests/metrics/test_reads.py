@@ -143,7 +143,7 @@ class TestSignals:
         assert got == {"ml": sim.service("ml", "ranker").spec_replicas, "risk": 2}
         empty = tools.call("query_metrics", {"query": "nothing_here"})
         assert empty.status is ToolStatus.NO_DATA
-        bad = tools.call("query_metrics", {"query": "topk(1, up)"})
+        bad = tools.call("query_metrics", {"query": "count_values('n', up)"})
         assert bad.status is ToolStatus.ERROR
         assert "not supported" in (bad.error or "")
 

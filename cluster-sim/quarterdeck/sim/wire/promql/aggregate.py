@@ -1,7 +1,9 @@
-"""Aggregation operators `sum`, `avg`, `max`, `min`, `count`, `group`, `stddev`, `stdvar`."""
+"""Aggregation operators: `sum`, `avg`, `max`, `min`, `count`, `group`, `stddev`, `stdvar`,
+and with a parameter `topk`, `bottomk`, `quantile`."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -86,3 +88,58 @@ def aggregate(op: str, vec: Vector, modifier: pp.AggModifier | None) -> Vector:
         present = np.asarray(ok.any(axis=0), dtype=bool)
         out.append(StepSeries(labels, np.asarray(value, dtype=np.float64), present))
     return Vector(out)
+
+
+def quantile_of(q: float, values: FloatArray) -> float:
+    """Prometheus's `quantile`: linear interpolation between closest ranks; NaN sorts first."""
+    if values.size == 0:
+        return math.nan
+    if q < 0:
+        return -math.inf
+    if q > 1:
+        return math.inf
+    nans = np.isnan(values)
+    ordered = np.concatenate([values[nans], np.sort(values[~nans])])
+    rank = q * (ordered.size - 1)
+    lower = max(0, math.floor(rank))
+    upper = min(ordered.size - 1, lower + 1)
+    weight = rank - math.floor(rank)
+    return float(ordered[lower] * (1 - weight) + ordered[upper] * weight)
+
+
+def aggregate_with_param(
+    op: str, param: FloatArray, vec: Vector, modifier: pp.AggModifier | None
+) -> Vector:
+    """`topk`, `bottomk` (members keep their own labels) and `quantile` (one per group)."""
+    if op not in ("topk", "bottomk", "quantile"):
+        raise unsupported(f"aggregation {op!r}")
+    groups: dict[LabelKey, tuple[dict[str, str], list[StepSeries]]] = {}
+    for s in sorted(vec.series, key=lambda s: label_key(s.labels)):
+        labels = _group_labels(s.labels, modifier)
+        groups.setdefault(label_key(labels), (labels, []))[1].append(s)
+    out: list[StepSeries] = []
+    for labels, members in groups.values():
+        v = np.stack([m.v for m in members])
+        ok = np.stack([m.ok for m in members])
+        if op == "quantile":
+            value = np.array(
+                [quantile_of(float(param[i]), v[ok[:, i], i]) for i in range(v.shape[1])]
+            )
+            out.append(StepSeries(labels, value, np.asarray(ok.any(axis=0), dtype=bool)))
+            continue
+        keep = _top(v, ok, param, largest=op == "topk")
+        out.extend(StepSeries(m.labels, m.v, keep[j], m.ts) for j, m in enumerate(members))
+    return Vector(out)
+
+
+def _top(v: FloatArray, ok: np.ndarray, k: FloatArray, *, largest: bool) -> np.ndarray:
+    """Per step, which members are among the k largest (smallest); NaN ranks last, ties go to
+    the member seen first (members come sorted by labels)."""
+    nan = np.isnan(v)
+    category = np.where(~ok, 2, np.where(nan, 1, 0))
+    key = np.where(ok & ~nan, -v if largest else v, 0.0)
+    index = np.broadcast_to(np.arange(v.shape[0])[:, None], v.shape)
+    order = np.lexsort((index, key, category), axis=0)
+    rank = np.argsort(order, axis=0)
+    limit = np.trunc(np.nan_to_num(k, nan=0.0))  # Go's int64(k)
+    return ok & (rank < limit[None, :])

@@ -15,11 +15,15 @@ from typing import Any, Literal
 import numpy as np
 import promql_parser as pp
 
-from quarterdeck.sim.wire.promql.aggregate import aggregate
+from quarterdeck.sim.wire.promql.aggregate import aggregate, aggregate_with_param
 from quarterdeck.sim.wire.promql.binops import binary
 from quarterdeck.sim.wire.promql.errors import PromQLError, unsupported
 from quarterdeck.sim.wire.promql.histogram import histogram_quantile
-from quarterdeck.sim.wire.promql.rangefuncs import RANGE_FUNCTIONS, apply_range_function
+from quarterdeck.sim.wire.promql.rangefuncs import (
+    RANGE_FUNCTIONS,
+    apply_range_function,
+    quantile_over_time,
+)
 from quarterdeck.sim.wire.promql.selectors import (
     SeriesSource,
     instant_selector,
@@ -120,10 +124,15 @@ class Evaluator:
         if isinstance(node, pp.BinaryExpr):
             return binary(str(node.op), self.eval(node.lhs), self.eval(node.rhs), node.modifier)
         if isinstance(node, pp.AggregateExpr):
+            op = str(node.op)
             if node.param is not None:
-                raise unsupported(f"aggregation {node.op}(parameter, ...)")
-            vec = self._vector(self.eval(node.expr), f"{node.op}()")
-            return aggregate(str(node.op), vec, node.modifier)
+                if op not in ("topk", "bottomk", "quantile"):
+                    raise unsupported(f"aggregation {op}()")
+                param = self._scalar(self.eval(node.param), f"{op}()")
+                vec = self._vector(self.eval(node.expr), f"{op}()")
+                return aggregate_with_param(op, param, vec, node.modifier)
+            vec = self._vector(self.eval(node.expr), f"{op}()")
+            return aggregate(op, vec, node.modifier)
         if isinstance(node, pp.Call):
             return self._call(node)
         if isinstance(node, pp.SubqueryExpr):
@@ -148,6 +157,12 @@ class Evaluator:
             if not isinstance(m, Matrix):
                 raise unsupported(f"{name}() over a subquery")
             return apply_range_function(name, m)
+        if name == "quantile_over_time":
+            q = self._scalar(self.eval(args[0]), name)
+            m = self.eval(args[1])
+            if not isinstance(m, Matrix):
+                raise unsupported(f"{name}() over a subquery")
+            return quantile_over_time(q, m)
         if name in ELEMENTWISE:
             return ELEMENTWISE[name](self._vector(self.eval(args[0]), f"{name}()"))
         if name == "time":

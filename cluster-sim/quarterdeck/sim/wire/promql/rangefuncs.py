@@ -8,6 +8,7 @@ sample intervals of the edge, else by half an interval, and for counters never b
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -147,6 +148,49 @@ def _min(w: FloatArray) -> float:
     return float(np.fmin.reduce(w))
 
 
+def _stdvar(w: FloatArray) -> float:
+    return float(np.mean((w - np.mean(w)) ** 2))  # population variance, as Prometheus
+
+
+def _count_where(flags: Callable[[FloatArray], np.ndarray]) -> RangeFn:
+    """Per window, how many consecutive sample pairs inside it have `flags` set."""
+
+    def fn(raw: RawSeries, m: Matrix) -> tuple[FloatArray, np.ndarray]:
+        lo, hi = window_bounds(raw, m)
+        # cum[k] = flagged pairs (j-1, j) with j <= k; the window [lo, hi) holds j in lo+1..hi-1
+        cum: FloatArray = np.concatenate(([0.0], np.cumsum(flags(raw.v))))
+        top = cum.size - 1
+        n = np.where(hi > lo, cum[np.clip(hi - 1, 0, top)] - cum[np.clip(lo, 0, top)], 0.0)
+        return n, hi > lo
+
+    return fn
+
+
+def _changed(v: FloatArray) -> np.ndarray:
+    # a change is a differing pair; NaN -> NaN is not a change
+    same = (v[1:] == v[:-1]) | (np.isnan(v[1:]) & np.isnan(v[:-1]))
+    return np.asarray(~same, dtype=bool)
+
+
+def _dropped(v: FloatArray) -> np.ndarray:
+    return np.asarray(v[1:] < v[:-1], dtype=bool)
+
+
+def _deriv(raw: RawSeries, m: Matrix) -> tuple[FloatArray, np.ndarray]:
+    """Least-squares slope per second over the window (x measured from its first sample)."""
+    lo, hi = window_bounds(raw, m)
+    out = np.zeros(m.ends.shape)
+    for i, (a, b) in enumerate(zip(lo.tolist(), hi.tolist(), strict=True)):
+        if b - a >= 2:
+            x = raw.t[a:b] - raw.t[a]
+            y = raw.v[a:b]
+            n = float(b - a)
+            cov = float(np.sum(x * y) - np.sum(x) * np.sum(y) / n)
+            var = float(np.sum(x * x) - np.sum(x) ** 2 / n)
+            out[i] = cov / var if var else math.nan
+    return out, (hi - lo) >= 2
+
+
 RANGE_FUNCTIONS: dict[str, RangeFn] = {
     "rate": lambda r, m: _extrapolated(r, m, counter=True, rate=True),
     "increase": lambda r, m: _extrapolated(r, m, counter=True, rate=False),
@@ -160,7 +204,26 @@ RANGE_FUNCTIONS: dict[str, RangeFn] = {
     "present_over_time": _present_ot,
     "max_over_time": _reduce_ot(_max),
     "min_over_time": _reduce_ot(_min),
+    "stdvar_over_time": _reduce_ot(_stdvar),
+    "stddev_over_time": _reduce_ot(lambda w: math.sqrt(_stdvar(w))),
+    "changes": _count_where(_changed),
+    "resets": _count_where(_dropped),
+    "deriv": _deriv,
 }
+
+
+def quantile_over_time(q: FloatArray, m: Matrix) -> Vector:
+    from quarterdeck.sim.wire.promql.aggregate import quantile_of
+
+    out: list[StepSeries] = []
+    for raw in m.series:
+        lo, hi = window_bounds(raw, m)
+        v = np.zeros(m.ends.shape)
+        for i, (a, b) in enumerate(zip(lo.tolist(), hi.tolist(), strict=True)):
+            if b > a:
+                v[i] = quantile_of(float(q[i]), raw.v[a:b])
+        out.append(StepSeries(drop_name(raw.labels), v, hi > lo))
+    return build_vector(out)
 
 
 def apply_range_function(name: str, m: Matrix) -> Vector:
