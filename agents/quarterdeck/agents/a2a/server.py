@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 Authenticator = Callable[[Request], Awaitable[str | None]]
 PRINCIPAL_KEY = "principal"
 _SCOPE_KEY = "quarterdeck.principal"
+PRINCIPAL_SCOPE_KEY = _SCOPE_KEY  # where a gate in front of an agent app puts the principal
 
 
 class _PrincipalContextBuilder(DefaultServerCallContextBuilder):

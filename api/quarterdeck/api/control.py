@@ -1,0 +1,388 @@
+"""What the REST API needs from the running system (`Control`), and the adapter over the agents'
+`Runtime` that provides it (`RuntimeControl`).
+
+The API depends on this Protocol only, so routes can be tested against any implementation and
+the runtime can change behind the adapter. Every call runs on the event loop's thread: the
+simulator, the executor's SQLite ledger and the guard are not thread-safe, and none of these
+calls blocks for long (a dry-run's prediction is tens of milliseconds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from a2a.types import TaskState
+from starlette.types import ASGIApp
+
+from quarterdeck.agents.a2a.cards import EXECUTOR
+from quarterdeck.agents.a2a.client import AgentError, Step
+from quarterdeck.agents.executor import ExecMode, ExecutionReport, UnknownProposal
+from quarterdeck.agents.loop import LoopMode, LoopStep
+from quarterdeck.agents.runtime import Runtime, RuntimeRequestError
+from quarterdeck.api.dryrun import DryRunResult, dry_run
+from quarterdeck.api.schemas import (
+    ChatReply,
+    ChatStep,
+    LoopSettings,
+    ProposalFilter,
+    ServiceStatus,
+    SignalStatus,
+    status_matches,
+)
+from quarterdeck.audit import AuditLog
+from quarterdeck.core.models import ActionProposal, Target
+from quarterdeck.sim.engine import Simulator
+
+log = logging.getLogger("quarterdeck.api")
+
+
+class ControlError(Exception):
+    """A request the system cannot serve as asked; `status` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Decided:
+    """The outcome of an approve/reject that took effect."""
+
+    proposal_id: str
+    approved: bool
+    message: str
+    record: ExecutionReport | None
+
+
+class Control(Protocol):
+    """Exactly what the API calls. Raise `ControlError(status, message)` for 4xx answers."""
+
+    audit: AuditLog
+
+    async def readiness(self) -> dict[str, bool]: ...
+
+    async def services(self) -> tuple[float, list[ServiceStatus]]: ...
+
+    async def dry_run(self, proposal: ActionProposal, horizon: float) -> DryRunResult: ...
+
+    async def submit(self, proposal: ActionProposal, mode: ExecMode) -> ExecutionReport: ...
+
+    async def proposals(
+        self, status: ProposalFilter | None, limit: int
+    ) -> list[ExecutionReport]: ...
+
+    async def proposal(self, proposal_id: str) -> ExecutionReport | None: ...
+
+    async def decide(
+        self, proposal_id: str, *, approve: bool, principal: str, comment: str | None
+    ) -> Decided: ...
+
+    def chat(self, text: str, principal: str) -> AsyncIterator[ChatStep]: ...
+
+    async def ask(self, text: str, principal: str) -> ChatReply: ...
+
+    def loop_settings(self) -> LoopSettings: ...
+
+    async def set_loop(self, settings: LoopSettings) -> LoopSettings: ...
+
+    async def tick(self) -> LoopStep: ...
+
+    def a2a_apps(self) -> Mapping[str, ASGIApp]: ...
+
+    def now(self) -> float: ...
+
+    def audit_now(self) -> float: ...
+
+
+def state_name(state: TaskState | None) -> str | None:
+    """`TASK_STATE_INPUT_REQUIRED` → `input_required` (None for a direct message)."""
+    if state is None:
+        return None
+    return str(TaskState.Name(state)).removeprefix("TASK_STATE_").lower()
+
+
+def chat_step(step: Step) -> ChatStep:
+    return ChatStep(
+        task_id=step.task_id, state=state_name(step.state), text=step.text, data=list(step.data)
+    )
+
+
+def _health_status(report: Mapping[str, Any]) -> str:
+    h = str(report.get("health"))
+    return h if h in {"ok", "violated", "unknown", "no_data"} else "unknown"
+
+
+class RuntimeControl:
+    """`Control` over the agents' `Runtime` with a local executor (and, on the `sim` target, the
+    simulator it drives). `start()` runs the background driver: the simulator advances in real
+    time × `speed`, and when the loop is enabled a pass runs every `interval_s` clock seconds.
+    """
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        audit: AuditLog,
+        sim: Simulator | None = None,
+        speed: float = 1.0,
+        loop: LoopSettings | None = None,
+        services_max_age_s: float = 1.0,
+    ) -> None:
+        if runtime.executor is None:
+            raise ValueError("the REST API needs the executor agent in this process")
+        self.runtime = runtime
+        self.executor = runtime.executor
+        self.audit = audit
+        self.sim = sim
+        self.speed = speed
+        self._loop = loop or LoopSettings(mode=runtime.loop.mode, interval_s=15.0, enabled=False)
+        self._world = asyncio.Lock()  # loop passes and sim advances do not interleave
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._services_cache: tuple[float, float, tuple[float, list[ServiceStatus]]] | None = None
+        self._services_max_age = services_max_age_s
+        self._proposals_cache: dict[tuple[int, str | None, int], list[ExecutionReport]] = {}
+        self._proposals_seq = -1
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._drive(), name="qd-driver")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _drive(self) -> None:
+        """Advance the world and run loop passes, one interval at a time."""
+        while True:
+            every = self._loop.interval_s
+            wall = every / self.speed if self.speed > 0 else every
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=wall)
+                continue  # settings changed: start the interval again
+            except TimeoutError:
+                pass
+            try:
+                async with self._world:
+                    if self.sim is not None and self.speed > 0 and not self.sim.done:
+                        self.sim.advance(min(every, self.sim.duration - self.sim.now))
+                    if self._loop.enabled:
+                        await self.runtime.loop_once(self._loop.mode)
+            except Exception:  # one failed pass must not stop the driver
+                log.exception("loop pass failed")
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def now(self) -> float:
+        return self.runtime.deps.clock.now()
+
+    def audit_now(self) -> float:
+        """The audit log's notion of now, Unix seconds (the sim's clock is offset by its epoch)."""
+        return (self.sim.epoch if self.sim is not None else 0.0) + self.now()
+
+    async def readiness(self) -> dict[str, bool]:
+        deps = self.runtime.deps
+        return {
+            "cluster": bool(deps.cluster.is_online()),
+            "metrics": bool(deps.metrics.is_online()),
+        }
+
+    async def services(self) -> tuple[float, list[ServiceStatus]]:
+        """Every service's health. Cached per clock reading: on the simulator nothing changes
+        until it advances; on a real cluster the answer is at most `services_max_age_s` old."""
+        now = self.now()
+        wall = time.monotonic()
+        cached = self._services_cache
+        if cached is not None and cached[0] == now and wall - cached[1] < self._services_max_age:
+            return cached[2]
+        deps = self.runtime.deps
+        result = deps.registry.call("service_health", {})
+        reports = result.data if isinstance(result.data, list) else []
+        if result.error and not reports:
+            raise ControlError(503, f"cannot read service health: {result.error}")
+        deployments = {}
+        try:
+            deployments = {str(d.target): d for d in deps.cluster.deployments()}
+        except Exception as exc:  # the health answer stands without replica counts
+            log.warning("cannot list deployments: %s", exc)
+        out = []
+        for report in reports:
+            name = str(report.get("service"))
+            ns, _, svc = name.partition("/")
+            dep = deployments.get(name)
+            signals = {
+                k: SignalStatus(
+                    value=s.get("value"),
+                    unit=str(s.get("unit") or ""),
+                    status=str(s.get("status")),
+                    observed_at=s.get("observed_at"),
+                    slo=s.get("slo"),
+                )
+                for k, s in (report.get("signals") or {}).items()
+            }
+            out.append(
+                ServiceStatus(
+                    service=name,
+                    target=Target(namespace=ns, service=svc),
+                    health=_health_status(report),
+                    replicas=dep.replicas if dep else None,
+                    ready_replicas=dep.ready if dep else None,
+                    version=dep.version if dep else None,
+                    observed_at=report.get("observed_at"),
+                    signals=signals,
+                    violations=list(report.get("violations") or []),
+                    no_data_reason=report.get("no_data_reason"),
+                )
+            )
+        answer = (now, out)
+        self._services_cache = (now, wall, answer)
+        return answer
+
+    async def proposals(self, status: ProposalFilter | None, limit: int) -> list[ExecutionReport]:
+        """Newest first. Every change of a proposal's state is audited, so the audit head's seq
+        is a sound cache key: the answer is recomputed only after something was recorded."""
+        head = self.audit.head().seq
+        if head != self._proposals_seq:
+            self._proposals_cache.clear()
+            self._proposals_seq = head
+        key = (head, status, limit)
+        if key in self._proposals_cache:
+            return self._proposals_cache[key]
+        out: list[ExecutionReport] = []
+        seen: set[str] = set()
+        offset, page = 0, 500
+        while len(out) < limit:
+            entries = self.audit.query(
+                kind="proposal", newest_first=True, limit=page, offset=offset
+            )
+            for e in entries:
+                pid = e.proposal_id
+                if pid is None or pid in seen:
+                    continue
+                seen.add(pid)
+                record = self._report(pid)
+                if record is not None and status_matches(record, status):
+                    out.append(record)
+                    if len(out) >= limit:
+                        break
+            if len(entries) < page:
+                break
+            offset += page
+        self._proposals_cache[key] = out
+        return out
+
+    def _report(self, proposal_id: str) -> ExecutionReport | None:
+        try:
+            return self.executor.report(proposal_id)
+        except UnknownProposal:
+            return None  # suggested only, or an executor-internal undo: not an executor run
+
+    async def proposal(self, proposal_id: str) -> ExecutionReport | None:
+        return self._report(proposal_id)
+
+    # -- actions -----------------------------------------------------------------------------
+
+    async def dry_run(self, proposal: ActionProposal, horizon: float) -> DryRunResult:
+        deps = self.runtime.deps
+        if self.sim is not None and self.sim.done:
+            raise ControlError(409, "the simulated scenario has ended: nothing to predict")
+        async with self._world:
+            return dry_run(
+                proposal,
+                guard=deps.guard,
+                cluster=deps.cluster,
+                now=self.now(),
+                sim=self.sim,
+                horizon=horizon,
+                applied=self.executor.ledger.executions(),
+                wall_time=deps.wall_time,
+            )
+
+    async def submit(self, proposal: ActionProposal, mode: ExecMode) -> ExecutionReport:
+        if self._report(proposal.id) is not None:
+            raise ControlError(409, f"proposal id {proposal.id!r} was already submitted")
+        client = await self.runtime.network.client(EXECUTOR)
+        data = {
+            "skill": "execute",
+            "proposal": proposal.model_dump(mode="json"),
+            "mode": mode,
+            "trace_id": proposal.trace_id,
+        }
+        async with self._world:
+            reply = await client.send(data=data)
+        report = reply.first("report")
+        if report is None:
+            raise ControlError(422, f"the executor refused the proposal: {reply.text}")
+        return ExecutionReport.model_validate(report)
+
+    async def decide(
+        self, proposal_id: str, *, approve: bool, principal: str, comment: str | None
+    ) -> Decided:
+        try:
+            async with self._world:
+                outcome = await self.runtime.decide(
+                    proposal_id, approve=approve, principal=principal, comment=comment
+                )
+        except RuntimeRequestError as exc:
+            raise ControlError(404, str(exc)) from exc
+        except AgentError as exc:
+            raise ControlError(409, f"the executor refused the decision: {exc}") from exc
+        if not outcome.decided:
+            if outcome.state in {"approved", "rejected"}:
+                raise ControlError(409, outcome.message)
+            # Still waiting: the executor refused this principal (e.g. its four-eyes rule).
+            raise ControlError(403, outcome.message or "the executor refused this decision")
+        return Decided(
+            proposal_id=proposal_id,
+            approved=approve,
+            message=outcome.message,
+            record=self._report(proposal_id),
+        )
+
+    # -- chat --------------------------------------------------------------------------------
+
+    async def chat(self, text: str, principal: str) -> AsyncIterator[ChatStep]:
+        async for step in self.runtime.chat(text, principal):
+            yield chat_step(step)
+
+    async def ask(self, text: str, principal: str) -> ChatReply:
+        reply = await self.runtime.ask(text, principal)
+        approval = reply.first("approval") if reply.waiting else None
+        return ChatReply(
+            task_id=reply.task_id,
+            state=state_name(reply.state) or "message",
+            text=reply.text,
+            approval=approval if isinstance(approval, dict) else None,
+            steps=[chat_step(s) for s in reply.steps],
+        )
+
+    # -- loop --------------------------------------------------------------------------------
+
+    def loop_settings(self) -> LoopSettings:
+        return self._loop.model_copy(update={"mode": self.runtime.loop.mode})
+
+    async def set_loop(self, settings: LoopSettings) -> LoopSettings:
+        self._loop = settings
+        self.runtime.loop.mode = LoopMode(settings.mode)
+        self._wake.set()
+        return self.loop_settings()
+
+    async def tick(self) -> LoopStep:
+        async with self._world:
+            return await self.runtime.loop_once(self._loop.mode)
+
+    def a2a_apps(self) -> Mapping[str, ASGIApp]:
+        return dict(self.runtime.apps)

@@ -1,0 +1,2 @@
+"""The REST API's routers, one module per resource: health, services, actions and proposals,
+chat, the loop, the audit log. Each exposes `router`; `quarterdeck.api.app` includes them."""

@@ -1,0 +1,38 @@
+"""What every router shares: the control dependency and the documented error answers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from quarterdeck.api.auth import Principal, Role
+from quarterdeck.api.control import Control
+from quarterdeck.api.schemas import Problem
+from quarterdeck.api.security import require
+
+
+def get_control(request: Request) -> Control:
+    control: Control = request.app.state.control
+    return control
+
+
+ControlDep = Annotated[Control, Depends(get_control)]
+Viewer = Annotated[Principal, Depends(require(Role.VIEWER))]
+Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
+Approver = Annotated[Principal, Depends(require(Role.APPROVER))]
+Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
+
+
+def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the error statuses a route can answer (besides 401/403/422)."""
+    text = {
+        400: "bad request",
+        401: "missing or invalid bearer token",
+        403: "the caller's role may not do this",
+        404: "no such resource",
+        409: "conflicts with the current state",
+        422: "the request is invalid; the message names the field",
+        503: "a dependency (cluster, metrics, executor) did not answer",
+    }
+    return {c: {"model": Problem, "description": text[c]} for c in (401, 403, *codes)}

@@ -1,0 +1,137 @@
+"""Fixtures: the real app over the embedded runtime (simulator, default policies, audit log, the
+four agents with scripted brains), reached through httpx's ASGI transport, and one token per role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from quarterdeck.agents.a2a.wire import Intent, PlanResult, ServiceHealth
+from quarterdeck.agents.brains import health_diagnoser
+from quarterdeck.agents.embedded import Embedded, build_embedded
+from quarterdeck.agents.loop import LoopMode
+from quarterdeck.agents.runtime import Brains, RuntimeDeps
+from quarterdeck.api.app import create_app
+from quarterdeck.api.auth import Authenticator, Principal, Role
+from quarterdeck.api.control import RuntimeControl
+from quarterdeck.audit import AuditKey
+from quarterdeck.cli.sim_cmd import default_scenario
+from quarterdeck.core.models import ActionProposal, ScaleAction, Target
+from quarterdeck.sim.engine import Simulator
+from quarterdeck.tools.reads import ReadTools
+
+# name → (token, role). alice and bob are both approvers, so four-eyes can be tested.
+PEOPLE = {
+    "vera": ("tok-viewer", Role.VIEWER),
+    "otto": ("tok-operator", Role.OPERATOR),
+    "alice": ("tok-alice", Role.APPROVER),
+    "bob": ("tok-bob", Role.APPROVER),
+    "ada": ("tok-admin", Role.ADMIN),
+}
+
+
+def bearer(name: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {PEOPLE[name][0]}"}
+
+
+def understand(text: str) -> Intent:
+    """'how SERVICE', 'fix SERVICE', 'scale SERVICE to N' (namespace ml); else unknown."""
+    words = text.lower().split()
+    if len(words) >= 2 and words[0] in {"how", "fix", "scale"}:
+        target = Target(namespace="ml", service=words[1])
+        if words[0] == "how":
+            return Intent(kind="diagnose", target=target, explanation=f"diagnose {target}")
+        if words[0] == "fix":
+            return Intent(kind="fix", target=target, explanation=f"fix {target}")
+        return Intent(
+            kind="act",
+            target=target,
+            action=ScaleAction(replicas=int(words[-1])),
+            explanation=f"scale {target} to {words[-1]}",
+        )
+    return Intent(kind="unknown", explanation="not understood")
+
+
+def brains(deps: RuntimeDeps, reads: ReadTools) -> Brains:
+    """The real SLO check; a planner that adds two replicas; the scripted intent parser."""
+
+    def plan(health: ServiceHealth) -> PlanResult:
+        now = deps.cluster.deployment(health.target).replicas
+        return PlanResult(
+            proposals=[
+                ActionProposal(
+                    id="plan",
+                    target=health.target,
+                    action=ScaleAction(replicas=now + 2),
+                    reason=f"scale {health.target} to {now + 2}",
+                    evidence=health.evidence,
+                )
+            ]
+        )
+
+    return Brains(diagnose=health_diagnoser(reads, deps.cluster), plan=plan, understand=understand)
+
+
+@dataclass
+class Api:
+    client: httpx.AsyncClient
+    run: Embedded
+    control: RuntimeControl
+
+    @property
+    def sim(self) -> Simulator:
+        return self.run.sim
+
+    def replicas(self, service: str = "fraud-detector") -> int:
+        return self.sim.service("ml", service).spec_replicas
+
+
+MakeApi = Callable[..., Awaitable[Api]]
+
+
+@pytest.fixture
+async def make_api(tmp_path: Path) -> AsyncIterator[MakeApi]:
+    opened: list[Api] = []
+
+    async def make(*, four_eyes: bool = False, at: float = 22 * 60) -> Api:
+        run = build_embedded(
+            default_scenario(),
+            tmp_path / f"state-{len(opened)}",
+            mode=LoopMode.OBSERVE,
+            audit_key=AuditKey(b"k" * 32, source="test"),
+            brains=brains,
+        )
+        run.sim.advance(at)  # flash-sale: fraud-detector's load has tripled since 20m
+        control = RuntimeControl(run.runtime, audit=run.audit, sim=run.sim, speed=0)
+        auth = Authenticator.from_tokens(
+            {tok: Principal(name=n, role=r) for n, (tok, r) in PEOPLE.items()},
+            four_eyes=four_eyes,
+        )
+        app = create_app(control=control, auth=auth)
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://quarterdeck.test"
+        )
+        api = Api(client=client, run=run, control=control)
+        opened.append(api)
+        return api
+
+    yield make
+    for api in opened:
+        await api.client.aclose()
+        await api.run.runtime.aclose()
+        api.run.audit.close()
+
+
+@pytest.fixture
+async def api(make_api: MakeApi) -> Api:
+    return await make_api()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
