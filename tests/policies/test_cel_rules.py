@@ -262,3 +262,45 @@ def test_evaluate_is_deterministic(default_guard):
     p = proposal({"kind": "scale", "replicas": 40})
     ctx = context()
     assert default_guard.evaluate(p, ctx) == default_guard.evaluate(p, ctx)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "service['replicas'] == 4",  # index access: the whole value is handed over
+        "size(proposal) > 5 && proposal.params.replicas == 6",
+        "proposal.service == 'api'",  # a field named like a variable is not the variable
+        "'service' + ' ' + string(service.max_replicas) == 'service 20'",
+        "has(service.labels) && !has(service.nonexistent)",
+        "proposal.evidence.all(e, e.age_s < 60.0)",
+    ],
+)
+def test_expressions_see_every_field_they_read(guard_for, expression):
+    # CEL is handed only the fields the policy set reads; whatever the expression's shape,
+    # it must still find them (a missing one would fail closed and deny).
+    text = f"""
+kind: GuardPolicy
+metadata: {{name: reads}}
+spec:
+  validations: [{{id: reads, expression: "{expression}", message: it was false}}]
+"""
+    v = guard_for(text).evaluate(proposal(SCALE), context())
+    assert v.matches == (), v.message
+
+
+def test_fields_handed_to_cel_are_only_those_read(write_policies):
+    from quarterdeck.policies import load_policies
+
+    text = """
+kind: GuardPolicy
+metadata: {name: f}
+spec:
+  validations:
+    - {id: a, expression: "proposal.kind == 'scale' && 'history' != 'now'"}
+    - {id: b, expression: "service.replicas > 0", messageExpression: "proposal.service"}
+"""
+    ps = load_policies(write_policies(f=text))
+    assert ps.fields == {
+        "proposal": frozenset({"kind", "service"}),
+        "service": frozenset({"replicas"}),
+    }

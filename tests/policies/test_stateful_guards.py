@@ -75,8 +75,18 @@ def test_fork_does_not_touch_the_original(guard_for):
 
 def test_rate_limit_counts_every_kind_within_the_window(guard_for):
     guard = guard_for(settings("rateLimit: {maxActions: 3, window: 10m}"))
-    for i, kind in enumerate(["scale", "route", "restart"]):
-        guard._remember(AppliedAction(namespace="ml", service="api", kind=kind, at=100 * i))
+    for i, (kind, action) in enumerate(
+        [
+            ("scale", SCALE_6),
+            ("route", {"kind": "route", "weights": {"v2": 100}}),
+            ("restart", {"kind": "restart"}),
+        ]
+    ):
+        p = proposal(action)
+        v = guard.evaluate(p, context(100 * i))
+        assert v.allowed, v.message
+        guard.record(p, v, applied_at=100 * i)
+        assert guard.history[-1].kind == kind
     v = guard.evaluate(proposal(SCALE_6), context(500))
     assert v.decision is Decision.DENY
     assert v.matches[0].inputs["count"] == 3
