@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from quarterdeck.agents.a2a.wire import Intent, PlanResult, ServiceHealth
 from quarterdeck.agents.brains import health_diagnoser
 from quarterdeck.agents.executor import ExecutorSettings
+from quarterdeck.agents.interim import interim_intents, interim_planner
 from quarterdeck.agents.loop import LoopMode
 from quarterdeck.agents.runtime import Brains, Runtime, RuntimeDeps, RuntimeSettings
 from quarterdeck.audit import AuditKey, AuditLog
@@ -39,19 +39,13 @@ class Embedded:
     audit_path: Path
 
 
-def no_plans(_health: ServiceHealth) -> PlanResult:
-    return PlanResult(proposals=[], notes="no planner brain is configured")
-
-
-def no_intent(_text: str) -> Intent:
-    return Intent(kind="unknown", explanation="no intent brain is configured")
-
-
 def default_brains(deps: RuntimeDeps, reads: ReadTools) -> Brains:
-    """The observer's SLO check from the read tools; planning and intent from the brain when it
-    is wired in (see the report: until then they propose nothing and understand nothing)."""
+    """The observer's SLO check from the read tools; the interim planner (ranked by the
+    simulator's what-if) and intent parser until the reasoning brain is wired in."""
     return Brains(
-        diagnose=health_diagnoser(reads, deps.cluster), plan=no_plans, understand=no_intent
+        diagnose=health_diagnoser(reads, deps.cluster),
+        plan=interim_planner(deps.cluster, deps.simulator),
+        understand=interim_intents(deps.cluster),
     )
 
 

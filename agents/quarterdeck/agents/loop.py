@@ -90,7 +90,9 @@ class Incident:
     id: str
     target: Target
     opened_at: float
-    tried: set[str] = field(default_factory=set)  # canonical JSON of actions already proposed
+    # Actions already proposed for this incident (by `_key`) → when the guard denied them, or
+    # None when they were applied, suggested or are pending: those are never proposed again.
+    tried: dict[str, float | None] = field(default_factory=dict)
     proposals: list[str] = field(default_factory=list)
     healthy_steps: int = 0  # consecutive steps within SLO
 
@@ -112,11 +114,15 @@ class AutonomousLoop:
         mode: LoopMode = LoopMode.OBSERVE,
         *,
         close_after: int = 2,
+        retry_denied_after: float = 300.0,
     ) -> None:
         self.network = network
         # An incident closes after this many healthy steps in a row, so a service hovering at
         # its SLO does not open a new incident (and a new trace) every other step.
         self.close_after = close_after
+        # A denied action may be allowed later (a cooldown ends, a freeze lifts): it becomes a
+        # candidate again after this many clock seconds, not on the very next step.
+        self.retry_denied_after = retry_denied_after
         self.audit = audit
         self.clock = clock
         self.mode = mode
@@ -215,7 +221,7 @@ class AutonomousLoop:
             self._emit(out, self._event("error", incident, planned.text), incident)
             return
         result = PlanResult.model_validate({"proposals": raw, "notes": planned.first("notes")})
-        fresh = [p for p in result.proposals if _key(p) not in incident.tried]
+        fresh = [p for p in result.proposals if self._may_propose(incident, _key(p), out.at)]
         if not fresh:
             why = "no new action to propose" + (
                 f" (already tried {len(incident.tried)})" if incident.tried else ""
@@ -225,14 +231,14 @@ class AutonomousLoop:
         best = fresh[0]
         proposal = best.model_copy(
             update={
-                "id": f"{incident.id}-{len(incident.tried) + 1}",
+                "id": f"{incident.id}-{len(incident.proposals) + 1}",
                 "incident_id": incident.id,
                 "trace_id": incident.trace_id,
                 "requested_by": LOOP_PRINCIPAL,
                 "created_at": out.at,
             }
         )
-        incident.tried.add(_key(proposal))
+        incident.tried[_key(proposal)] = None
         incident.proposals.append(proposal.id)
         if self.mode is LoopMode.SUGGEST:
             self.audit.append(
@@ -265,6 +271,8 @@ class AutonomousLoop:
         if report is None:
             self._emit(out, self._event("error", incident, reply.text), incident)
             return
+        if report.get("status") == "denied":
+            incident.tried[_key(proposal)] = out.at
         ev = self._event("executed", incident, reply.text or "no answer from the executor")
         self._emit(
             out,
@@ -280,6 +288,12 @@ class AutonomousLoop:
         )
 
     # -- helpers -----------------------------------------------------------------------------
+
+    def _may_propose(self, incident: Incident, key: str, now: float) -> bool:
+        if key not in incident.tried:
+            return True
+        denied_at = incident.tried[key]
+        return denied_at is not None and now - denied_at >= self.retry_denied_after
 
     async def _verify(self, out: LoopStep) -> None:
         reply = await self._ask(EXECUTOR, {"skill": "verify_due"})

@@ -144,7 +144,7 @@ class CoordinatorAgent(AgentExecutor):
                 target=intent.target,
                 action=intent.action,
                 reason=f"requested by {principal}: {text}",
-                evidence=health.evidence,
+                evidence=health.valued_evidence(),
                 trace_id=trace,
                 requested_by=principal,
             )

@@ -34,6 +34,11 @@ class ServiceHealth(BaseModel):
         default=None, description="the brain's full diagnosis; the planner's input"
     )
 
+    def valued_evidence(self) -> tuple[Evidence, ...]:
+        """The evidence that carries a value: what a proposal may cite (the guard refuses
+        evidence without data)."""
+        return tuple(e for e in self.evidence if e.value is not None)
+
 
 class DiagnoseRequest(BaseModel):
     services: list[Target] | None = None

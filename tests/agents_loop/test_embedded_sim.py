@@ -1,0 +1,60 @@
+"""The loop and chat on the real simulator with the default policies (flash-sale scenario)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from quarterdeck.agents.embedded import build_embedded
+from quarterdeck.agents.loop import LoopMode
+from quarterdeck.audit import AuditKey
+
+pytestmark = pytest.mark.anyio
+SCENARIO = Path(__file__).resolve().parents[2] / "cluster-sim" / "scenarios" / "flash-sale.yaml"
+
+
+async def test_auto_mode_mitigates_verifies_and_closes_the_incident(tmp_path: Path) -> None:
+    run = build_embedded(
+        SCENARIO, tmp_path / "state", mode=LoopMode.AUTO, audit_key=AuditKey(b"k" * 32)
+    )
+    try:
+        kinds: list[str] = []
+        applied = []
+        for _ in range(8):
+            run.sim.advance(30)
+            step = await run.runtime.loop_once()
+            kinds += [e.kind for e in step.events]
+            applied += [e for e in step.of_kind("executed") if e.status == "applied"]
+        assert kinds[0] == "incident_opened"
+        assert len(applied) == 1
+        assert applied[0].proposal is not None
+        assert applied[0].proposal.kind == "scale"
+        assert "verified" in kinds
+        assert kinds[-1] == "incident_closed"
+        fd = run.sim.service("ml", "fraud-detector")
+        assert fd.spec_replicas > 2
+        assert run.audit.verify().ok
+        traces = {e.trace_id for e in run.audit.query() if e.service == "ml/fraud-detector"}
+        assert len(traces) == 1  # one incident, one trace
+    finally:
+        await run.runtime.aclose()
+
+
+async def test_chat_on_the_simulator(tmp_path: Path) -> None:
+    run = build_embedded(
+        SCENARIO, tmp_path / "state", mode=LoopMode.OBSERVE, audit_key=AuditKey(b"k" * 32)
+    )
+    try:
+        run.sim.advance(60)
+        answer = await run.runtime.ask("how is fraud-detector doing?", principal="alice")
+        assert answer.completed
+        assert "p95_latency_ms" in answer.text
+        done = await run.runtime.ask("scale fraud-detector to 4", principal="alice")
+        assert done.completed, done.text
+        assert "applied scale to 4 replicas" in done.text
+        assert run.sim.service("ml", "fraud-detector").spec_replicas == 4
+        nonsense = await run.runtime.ask("order pizza", principal="alice")
+        assert "did not understand" in nonsense.text
+    finally:
+        await run.runtime.aclose()
