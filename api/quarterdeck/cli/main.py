@@ -11,6 +11,7 @@ from quarterdeck.cli import (
     dryrun_cmd,
     policy_cmd,
     sim_cmd,
+    token_cmd,
 )
 
 app = typer.Typer(
@@ -21,7 +22,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (sim_cmd, bench_cmd, policy_cmd, audit_cmd, dryrun_cmd, agents_cmd):
+for _module in (sim_cmd, bench_cmd, policy_cmd, audit_cmd, dryrun_cmd, agents_cmd, token_cmd):
     _module.register(app)
 
 
