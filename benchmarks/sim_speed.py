@@ -37,6 +37,7 @@ def main() -> None:
     scn = scenario_from_dict(data, args.scenario)
     ctl = make(args.controller)
     started = time.perf_counter()
+    cpu0 = time.process_time()
     if args.profile:
         import cProfile
         import pstats
@@ -47,6 +48,7 @@ def main() -> None:
     else:
         result = run(scn, ctl)
     wall = time.perf_counter() - started
+    cpu = time.process_time() - cpu0
     svc_seconds = len(scn.services) * scn.duration
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     m = result.metrics
@@ -57,6 +59,7 @@ def main() -> None:
     print(
         f"wall {wall:.2f} s · {svc_seconds / wall:,.0f} simulated service-seconds per wall second"
     )
+    print(f"cpu {cpu:.2f} s (wall exceeds it when other processes share the cores)")
     print(f"peak RSS {rss_mib:,.0f} MiB")
     print(
         f"slo_violation_minutes {m.slo_violation_minutes:.1f} · replica_hours "

@@ -105,7 +105,7 @@ def _run_with_progress(
     work: float, go: Callable[[Callable[[float, float], None] | None], RunResult]
 ) -> RunResult:
     """A rich progress bar (on stderr) for runs big enough to take a noticeable while."""
-    if work < 2_000_000:  # service-ticks; below this a run takes well under a second
+    if work < 300_000:  # service-ticks; below this a run takes about a second or less
         return go(None)
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn

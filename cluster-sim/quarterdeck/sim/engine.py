@@ -73,6 +73,8 @@ DEFAULT_EPOCH = 1767225600.0  # 2026-01-01T00:00:00Z: sim t = 0, so runs stay re
 HISTORY_S = 900.0  # how far back `window()` can look at per-tick resolution
 MAX_BLOCK = 300  # ticks per numpy block (bounds memory, keeps the ring buffer small)
 _EPS = 1e-9
+# Counter columns sampled per lane, in the order `_register_lane` creates their series.
+_SAMPLED = np.array([COL_OK, COL_ERR, COL_DROP, COL_SUM, COL_SERVED, *range(COL_B0, N_COLS)])
 
 
 class Simulator:
@@ -192,6 +194,7 @@ class Simulator:
             )
         self._svc_cols = np.array(svc_cols, dtype=np.intp).T.reshape(-1)  # grouped by metric
         self._active_lanes = np.zeros(0, dtype=np.intp)
+        self._write_cols: NDArray[np.intp] | None = None  # series columns of one sample row
 
     def _register_lane(self, lane: int) -> None:
         s = self.scenario.services[int(self.lanes.svc[lane])]
@@ -209,6 +212,7 @@ class Simulator:
         cols.append(self.series.column("qd_route_weight", base))
         self._lane_cols[lane] = np.array(cols, dtype=np.intp)
         self._active_lanes = np.array(sorted(self._lane_cols), dtype=np.intp)
+        self._write_cols = None
 
     # -- the clock ----------------------------------------------------------------------------
 
@@ -468,33 +472,23 @@ class Simulator:
     def _write_samples(self, t: F64, snap: F64 | None, offered: F64, cap: F64) -> None:
         m = len(t)
         n = self._n_svc
-        util = np.divide(offered, cap, out=np.where(offered > 0, np.inf, 0.0), where=cap > 0)
-        svc_vals = np.concatenate(
-            [
-                np.broadcast_to(self._svc_spec, (m, n)),
-                np.broadcast_to(self._svc_ready, (m, n)),
-                np.broadcast_to(self._svc_pods, (m, n)),
-                offered,
-                util,
-            ],
-            axis=1,
-        )
-        cols = [self._svc_cols]
-        vals = [svc_vals]
         act = self._active_lanes
+        if self._write_cols is None:
+            lane_cols = [self._lane_cols[int(a)] for a in act]
+            self._write_cols = np.concatenate([self._svc_cols, *lane_cols])
+        vals = np.empty((m, len(self._write_cols)))
+        vals[:, 0:n] = self._svc_spec
+        vals[:, n : 2 * n] = self._svc_ready
+        vals[:, 2 * n : 3 * n] = self._svc_pods
+        vals[:, 3 * n : 4 * n] = offered
+        np.divide(offered, cap, out=vals[:, 4 * n : 5 * n], where=cap > 0)
+        vals[:, 4 * n : 5 * n][:, cap <= 0] = np.where(offered[:, cap <= 0] > 0, np.inf, 0.0)
         if act.size:
-            lane_snap = np.zeros((m, act.size, N_COLS)) if snap is None else snap[:, act, :]
-            sel = [COL_OK, COL_ERR, COL_DROP, COL_SUM, COL_SERVED, *range(COL_B0, N_COLS)]
-            lane_vals = np.concatenate(
-                [
-                    lane_snap[:, :, sel],
-                    np.broadcast_to(self.lanes.share[act] * 100.0, (m, act.size))[:, :, None],
-                ],
-                axis=2,
-            )
-            cols.append(np.concatenate([self._lane_cols[int(a)] for a in act]))
-            vals.append(lane_vals.reshape(m, -1))
-        self.series.append(t, np.concatenate(cols), np.concatenate(vals, axis=1))
+            per_lane = len(_SAMPLED) + 1
+            lane_vals = vals[:, 5 * n :].reshape(m, act.size, per_lane)
+            lane_vals[:, :, :-1] = 0.0 if snap is None else snap[:, act][:, :, _SAMPLED]
+            lane_vals[:, :, -1] = self.lanes.share[act] * 100.0
+        self.series.append(t, self._write_cols, vals)
 
     # -- reads --------------------------------------------------------------------------------
 

@@ -107,10 +107,12 @@ def histogram_quantile(q: float, cumulative: F64) -> F64:
     i_fin = np.minimum(idx, len(LE) - 1)
     upper = LE[i_fin]
     lower = np.where(idx > 0, LE[np.maximum(i_fin - 1, 0)], 0.0)
+    flat = cum.reshape(-1, cum.shape[-1])
+    rows = np.arange(flat.shape[0])
+    at = flat[rows, idx.reshape(-1)].reshape(idx.shape)
     below = np.where(
-        idx > 0, np.take_along_axis(cum, np.maximum(idx - 1, 0)[..., None], -1)[..., 0], 0.0
+        idx > 0, flat[rows, np.maximum(idx - 1, 0).reshape(-1)].reshape(idx.shape), 0.0
     )
-    at = np.take_along_axis(cum, idx[..., None], -1)[..., 0]
     span = at - below
     frac = np.where(span > 0, (rank - below) / np.where(span > 0, span, 1.0), 1.0)
     value = lower + (upper - lower) * np.clip(frac, 0.0, 1.0)

@@ -131,7 +131,7 @@ class MetricsAccumulator:
         if rows.size:
             self._tl_t.append(t_end[rows])
             self._tl["off"].append(offered_rps[rows])
-            self._tl["ready"].append(np.broadcast_to(ready, (rows.size, len(ready))).copy())
+            self._tl["ready"].append(np.tile(ready, (rows.size, 1)))
             self._tl["p95"].append(p95_ms[rows])
             self._tl["err"].append(error_ratio[rows])
 
