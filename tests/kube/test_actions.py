@@ -135,3 +135,11 @@ def test_an_unreachable_cluster_is_an_error_not_an_empty_answer() -> None:
     assert result.status is ToolStatus.ERROR
     assert result.error is not None
     assert "unavailable after 2 attempts" in result.error
+
+
+def test_rollback_during_a_canary_is_proposed_as_an_abort(cluster: Cluster) -> None:
+    cluster.advance(45)
+    result = _registry(cluster).call("rollback", {"namespace": "ml", "service": "scorer"})
+    assert result.status is ToolStatus.APPROVAL_REQUIRED, result.error
+    assert "abort the canary" in result.data["summary"]
+    assert "(v2, revision 2)" in result.data["summary"]

@@ -166,10 +166,18 @@ class ActionTools:
             action = RollbackAction(to_revision=p.to_revision, to_version=p.to_version)
             history = self.ctx.cluster.revisions(p.target)
             choice = rollback_target(p.target, history, action)
-            summary = (
-                f"roll {p.target} back from revision {d.revision} ({d.version}) to revision "
-                f"{choice.revision} ({choice.version})"
-            )
+            canary = next((r for r in history if r.canary), None)
+            if choice.current and canary is not None:
+                summary = (
+                    f"abort the canary of {p.target} ({canary.version}, revision "
+                    f"{canary.revision}); revision {choice.revision} ({choice.version}) keeps "
+                    "all traffic"
+                )
+            else:
+                summary = (
+                    f"roll {p.target} back from revision {d.revision} ({d.version}) to "
+                    f"revision {choice.revision} ({choice.version})"
+                )
             current = {**_state(d), "history": [r.model_dump() for r in history]}
             return action, summary, current
 

@@ -432,11 +432,12 @@ class KubeClusterClient:
             target.namespace,
             [{"op": "replace", "path": "/spec/template", "value": template}],
         )
+        done = "canary aborted; " if choice.current else ""
         return ApplyResult(
             target=target,
             action=action,
             applied=True,
-            message=f"rolled back to revision {choice.revision} ({choice.version})",
+            message=f"{done}rolled back to revision {choice.revision} ({choice.version})",
         )
 
     def _route(self, target: Target, action: RouteAction) -> ApplyResult:
