@@ -65,6 +65,14 @@ def _handler(fault: Fault) -> type[BaseHTTPRequestHandler]:
             elif fault.mode == "slow":
                 time.sleep(1.0)
                 self._send(200, json.dumps(EMPTY_LIST).encode())
+            elif fault.mode == "403":
+                body = {
+                    **status,
+                    "message": "forbidden: no RBAC",
+                    "reason": "Forbidden",
+                    "code": 403,
+                }
+                self._send(403, json.dumps(body).encode())
             elif fault.mode == "garbage":
                 self._send(200, b"<html>proxy error</html>")
             elif fault.mode == "wrong-shape":
@@ -158,3 +166,12 @@ def test_writes_are_retried_too(broken: tuple[str, Fault]) -> None:
             Target(namespace="ml", service="ranker"), ScaleAction(replicas=2)
         )
     assert fault.requests == 2
+
+
+def test_permission_errors_are_not_retried(broken: tuple[str, Fault]) -> None:
+    url, fault = broken
+    fault.mode = "403"
+    with pytest.raises(ClusterError, match="forbidden: no RBAC") as raised:
+        _client(url, []).pods()
+    assert not isinstance(raised.value, ClusterUnavailable)
+    assert fault.requests == 1
