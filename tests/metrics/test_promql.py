@@ -156,6 +156,21 @@ class TestParameterisedAggregation:
         assert one(store, 'deriv(http_requests_total{job="web"}[1m])') == pytest.approx(2.0)
 
 
+class TestSubquery:
+    def test_evaluates_on_aligned_steps_within_the_window(self, store):
+        # queue_depth every 10 s from t=0: [60,120] at 20 s steps -> t 60, 80, 100, 120
+        assert one(store, "sum_over_time(queue_depth[1m:20s])") == 7 + 9 + 6 + 8
+        assert one(store, "count_over_time(queue_depth[1m:20s])") == 4.0
+
+    def test_rate_of_a_rate_window(self, store):
+        query = 'max_over_time(rate(http_requests_total{job="web"}[30s])[1m:10s])'
+        assert one(store, query) == pytest.approx(2.0)
+
+    def test_too_fine_a_subquery_is_refused(self, store):
+        with pytest.raises(PromQLError, match="raise its step"):
+            instant_query(store, "max_over_time(queue_depth[100d:1s])", 120.0)
+
+
 class TestHistogramQuantile:
     @pytest.mark.parametrize(
         ("phi", "expected"),
@@ -291,12 +306,11 @@ class TestRefusals:
         [
             'count_values("n", replicas)',
             "predict_linear(queue_depth[1m], 60)",
-            "max_over_time(rate(http_requests_total[1m])[5m:1m])",
             "replicas * on(job) group_left rate(http_requests_total[1m])",
             'label_replace(replicas, "a", "$1", "job", "(.*)")',
             "sort(replicas)",
         ],
-        ids=["count_values", "predict_linear", "subquery", "group_left", "label_replace", "sort"],
+        ids=["count_values", "predict_linear", "group_left", "label_replace", "sort"],
     )
     def test_unsupported_is_bad_data_not_a_guess(self, store, query):
         with pytest.raises(PromQLError) as err:

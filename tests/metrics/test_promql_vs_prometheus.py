@@ -118,6 +118,13 @@ QUERIES = [
     "resets(http_requests_total[2m])",
     "deriv(queue_depth[1m])",
     "deriv(http_requests_total[45s])",
+    "max_over_time(rate(http_requests_total[30s])[1m:10s])",
+    "avg_over_time(sum by (job) (rate(http_requests_total[1m]))[2m:15s])",
+    "min_over_time(queue_depth[1m:7s])",
+    "max_over_time(queue_depth[1m:10s] offset 20s)",
+    "count_over_time(vector(1)[1m:20s])",
+    "last_over_time(histogram_quantile(0.9, rate(latency_seconds_bucket[1m]))[90s:30s])",
+    "rate(http_requests_total[1m:5s])",
 ]
 
 
@@ -224,6 +231,7 @@ def test_same_answer_as_prometheus(pair, query):
         "histogram_quantile(0.9, sum by (le, job) (rate(latency_seconds_bucket[1m])))",
         "late_total",
         "time()",
+        "max_over_time(rate(http_requests_total[30s])[1m:10s])",
     ],
 )
 def test_same_range_answer_as_prometheus(pair, query):

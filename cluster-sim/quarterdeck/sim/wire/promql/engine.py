@@ -29,12 +29,14 @@ from quarterdeck.sim.wire.promql.selectors import (
     instant_selector,
     matrix_selector,
     select_raw,
+    subquery_reference_times,
     window_bounds,
 )
 from quarterdeck.sim.wire.promql.values import (
     FloatArray,
     Grid,
     Matrix,
+    RawSeries,
     Scalar,
     StepSeries,
     String,
@@ -46,6 +48,8 @@ from quarterdeck.sim.wire.promql.values import (
 )
 
 MAX_POINTS = 11_000  # Prometheus refuses range queries with more points per series
+DEFAULT_SUBQUERY_STEP = 60.0  # Prometheus's default global evaluation_interval
+MAX_SUBQUERY_POINTS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -136,8 +140,41 @@ class Evaluator:
         if isinstance(node, pp.Call):
             return self._call(node)
         if isinstance(node, pp.SubqueryExpr):
-            raise unsupported("subqueries")
+            return self._subquery(node)
         raise unsupported(f"expression {type(node).__name__}")
+
+    def _subquery(self, node: pp.SubqueryExpr) -> Matrix:
+        """`expr[range:step]`: `expr` evaluated every `step` on Unix-aligned times, as a matrix.
+
+        The inner grid is the union of every outer step's window, so one vectorised evaluation
+        serves them all; windows are then cut as for a matrix selector (left-closed, as 2.x).
+        """
+        rng = _seconds(node.range)
+        step = _seconds(node.step) or DEFAULT_SUBQUERY_STEP
+        ends = subquery_reference_times(node, self.grid)
+        step_ms = round(step * 1000)
+        first_ms = round((float(ends.min()) - rng + self.grid.epoch) * 1000)
+        last_ms = round((float(ends.max()) + self.grid.epoch) * 1000)
+        start_ms = first_ms - first_ms % step_ms
+        if start_ms < first_ms:
+            start_ms += step_ms
+        n = (last_ms - start_ms) // step_ms + 1
+        if n > MAX_SUBQUERY_POINTS:
+            raise PromQLError(
+                f"subquery needs {n:,} evaluations (max {MAX_SUBQUERY_POINTS:,}); raise its step",
+                error_type="execution",
+            )
+        if n <= 0:
+            return Matrix([], rng, ends)
+        times = (start_ms + step_ms * np.arange(n, dtype=np.float64)) / 1000 - self.grid.epoch
+        grid = Grid(times, self.grid.epoch, self.grid.lookback, self.grid.start, self.grid.end)
+        inner = Evaluator(self.store, grid).eval(node.expr)
+        if isinstance(inner, Scalar):
+            inner = Vector([StepSeries({}, inner.v, np.ones(grid.n, dtype=bool))])
+        if not isinstance(inner, Vector):
+            raise PromQLError("subquery is only allowed on instant vector or scalar expressions")
+        raws = [RawSeries(dict(s.labels), times[s.ok], s.v[s.ok]) for s in inner.series]
+        return Matrix(raws, rng, ends)
 
     def _vector(self, v: Value, where: str) -> Vector:
         if not isinstance(v, Vector):
@@ -233,6 +270,10 @@ class Evaluator:
                 if m.op == pp.MatchOp.Equal and m.name != "__name__":
                     labels[m.name] = m.value
         return Vector([StepSeries(labels, np.ones(self.grid.n), ~any_ok)])
+
+
+def _seconds(d: Any) -> float:
+    return float(d.total_seconds()) if d is not None else 0.0
 
 
 def _grid(times: FloatArray, epoch: float, lookback: float) -> Grid:

@@ -107,7 +107,15 @@ def _seconds(d: Any) -> float:
 
 def reference_times(vs: pp.VectorSelector, grid: Grid) -> FloatArray:
     """Per step, the time the selector looks at: the step (or its `@` time) minus `offset`."""
-    at = vs.at
+    return _reference(vs.at, vs.offset, grid)
+
+
+def subquery_reference_times(sq: pp.SubqueryExpr, grid: Grid) -> FloatArray:
+    """Per step, the end of a subquery's window: the step (or its `@` time) minus `offset`."""
+    return _reference(sq.at, sq.offset, grid)
+
+
+def _reference(at: pp.AtModifier | None, offset: Any, grid: Grid) -> FloatArray:
     if at is None:
         base = grid.times
     elif at.type == pp.AtModifierType.Start:
@@ -118,7 +126,7 @@ def reference_times(vs: pp.VectorSelector, grid: Grid) -> FloatArray:
         base = np.full(grid.n, at.at.timestamp() - grid.epoch)
     else:
         raise unsupported(f"@ modifier {at}")
-    return base - _seconds(vs.offset)
+    return np.asarray(base - _seconds(offset), dtype=np.float64)
 
 
 def instant_selector(store: SeriesSource, vs: pp.VectorSelector, grid: Grid) -> Vector:

@@ -40,6 +40,9 @@ class Grid:
     times: FloatArray
     epoch: float  # Unix seconds at sim time 0: time() and `@` speak Unix seconds
     lookback: float = 300.0  # Prometheus's default --query.lookback-delta
+    # the whole query's start and end, for `@ start()` / `@ end()` inside a subquery's grid
+    query_start: float | None = None
+    query_end: float | None = None
 
     @property
     def n(self) -> int:
@@ -47,11 +50,11 @@ class Grid:
 
     @property
     def start(self) -> float:
-        return float(self.times[0])
+        return float(self.times[0]) if self.query_start is None else self.query_start
 
     @property
     def end(self) -> float:
-        return float(self.times[-1])
+        return float(self.times[-1]) if self.query_end is None else self.query_end
 
 
 @dataclass
