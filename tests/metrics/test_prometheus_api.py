@@ -138,3 +138,17 @@ def test_series_labels_and_values(client, fixed_sim):
 )
 def test_value_formatting_matches_go(value, text):
     assert format_value(value) == text
+
+
+def test_an_internal_failure_still_answers_in_the_envelope(fixed_sim):
+    def broken():
+        raise RuntimeError("simulator unavailable")
+
+    client = TestClient(Starlette(routes=prometheus_routes(broken)))
+    r = client.get("/api/v1/query", params={"query": "up"})
+    assert r.status_code == 500
+    assert r.json() == {
+        "status": "error",
+        "errorType": "internal",
+        "error": "RuntimeError: simulator unavailable",
+    }

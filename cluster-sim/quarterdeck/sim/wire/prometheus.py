@@ -12,6 +12,7 @@ on the same loop is never read half-way through a tick.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -33,6 +34,8 @@ from quarterdeck.sim.wire.promql import (
     range_query,
     series_matching,
 )
+
+log = logging.getLogger(__name__)
 
 
 class PromSim(Protocol):
@@ -178,6 +181,14 @@ def prometheus_routes(get_sim: Callable[[], PromSim]) -> list[Route]:
                 return _ok(fn(get_sim(), params, request))
             except PromQLError as e:
                 return error_response(e)
+            except Exception as e:  # a bug here must still answer in Prometheus's envelope
+                log.exception("Prometheus API handler failed")
+                body = {
+                    "status": "error",
+                    "errorType": "internal",
+                    "error": f"{type(e).__name__}: {e}",
+                }
+                return JSONResponse(body, status_code=500)
 
         return endpoint
 
