@@ -89,7 +89,7 @@ def broken() -> Iterator[tuple[str, Fault]]:
     fault = Fault("500")
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fault))
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}", fault
     server.shutdown()
