@@ -327,14 +327,17 @@ def test_protected_namespace_by_name_pattern_and_label(guard_for):
         ({"kind": "rollback", "to_version": "v1"}, Decision.ALLOW),
         ({"kind": "rollback", "to_revision": 1}, Decision.ALLOW),
         ({"kind": "rollback"}, Decision.ALLOW),  # the previous revision, v1, is healthy
-        ({"kind": "rollback", "to_revision": 2}, Decision.DENY),  # the current, unproven one
+        ({"kind": "rollback", "to_revision": 2}, Decision.ALLOW),  # the current one: a no-op
+        ({"kind": "rollback", "to_revision": 3}, Decision.DENY),  # newer, unproven
         ({"kind": "rollback", "to_version": "v7"}, Decision.DENY),  # unknown
         ({"kind": "rollback", "to_revision": 1, "to_version": "v2"}, Decision.DENY),  # mismatch
     ],
 )
 def test_rollback_only_to_a_healthy_revision(guard_for, action, decision):
     guard = guard_for(settings("healthyRevision: {}"))
-    v = guard.evaluate(proposal(action), context())
+    canary = Revision(number=3, version="v3")  # newer than the current revision 2, unproven
+    svc = service(revisions=(*service().revisions, canary))
+    v = guard.evaluate(proposal(action), context(1000, svc))
     assert v.decision is decision, v.message
 
 

@@ -59,7 +59,8 @@ class UnknownServiceRule(Rule):
 
 
 class HealthyRevisionRule(Rule):
-    """A rollback must go to a revision the caller saw healthy. No target = the previous one."""
+    """A rollback must go to a revision the caller saw healthy, or to the current one (which
+    aborts a canary). No target = the previous revision."""
 
     def __init__(self, info: RuleInfo, cfg: HealthyRevision) -> None:
         super().__init__(info, cfg.match)
@@ -99,7 +100,9 @@ class HealthyRevisionRule(Rule):
         if target is None:
             return [self._block("the rollback target is not in the revision history", inputs)]
         inputs["target_revision"] = target.number
-        if not target.healthy:
+        # The revision the Deployment runs now is no step into the unknown: rolling back to it
+        # only removes a canary (or changes nothing), so it counts as healthy here.
+        if not target.healthy and target.number != svc.current_revision:
             return [
                 self._block(
                     f"revision {target.number} ({target.version}) was never observed healthy; "
