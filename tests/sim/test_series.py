@@ -137,3 +137,17 @@ def test_route_weight_and_replicas_series(ran):
 def test_epoch_is_fixed_by_default_and_settable():
     assert sim().epoch == DEFAULT_EPOCH == 1767225600.0
     assert Simulator(scenario(), epoch=1_800_000_000).epoch == 1_800_000_000
+
+
+def test_longest_window_agrees_with_series():
+    s = sim(svc={"load": {"base_rps": 40, "noise": 0.05}}, events=EVENTS)
+    s.advance(1500)
+    w = s.window("ml", "api", 900)
+    assert w.seconds == 900
+    total = sum(
+        _at(x, 1500.0) - _at(x, 600.0)
+        for x in s.series.select("qd_requests_total", [("service", "=", "api")])
+    )
+    assert total / 900 == pytest.approx(w.request_rate, rel=1e-9)
+    with pytest.raises(ValueError, match="window must be within"):
+        s.window("ml", "api", 901)

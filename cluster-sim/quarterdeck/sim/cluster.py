@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import heapq
 from dataclasses import dataclass, field
+from typing import Any
 
 from quarterdeck.sim.scenario import Scenario
 from quarterdeck.sim.views import EventView, PodPhase, PodRole
@@ -78,6 +79,13 @@ class EventLog:
     def emit(self, ev: EventView) -> None:
         self.items.append(ev)
         self._times.append(ev.t)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> EventLog:
+        new = EventLog()  # events are frozen: a fork shares them, with lists of its own
+        new.items = list(self.items)
+        new._times = list(self._times)
+        memo[id(self)] = new
+        return new
 
     def clear(self) -> None:
         self.items.clear()

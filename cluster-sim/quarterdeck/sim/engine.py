@@ -71,7 +71,7 @@ from quarterdeck.sim.workloads import Workload, Workloads
 F64 = NDArray[np.float64]
 DEFAULT_EPOCH = 1767225600.0  # 2026-01-01T00:00:00Z: sim t = 0, so runs stay reproducible
 HISTORY_S = 900.0  # how far back `window()` can look at per-tick resolution
-MAX_BLOCK = 300  # ticks per numpy block (bounds memory, keeps the ring buffer small)
+MAX_BLOCK = 120  # ticks per numpy block (bounds memory, keeps the ring buffers small)
 _EPS = 1e-9
 # Counter columns sampled per lane, in the order `_register_lane` creates their series.
 _SAMPLED = np.array([COL_OK, COL_ERR, COL_DROP, COL_SUM, COL_SERVED, *range(COL_B0, N_COLS)])
@@ -152,12 +152,15 @@ class Simulator:
     def _init_rings(self) -> None:
         self._w_keep = max(1, math.ceil(HISTORY_S / self.tick - _EPS))
         self._w60 = max(1, round(60.0 / self.tick))
+        # Per-lane history for window(): HISTORY_S deep. Per-service history only for the 60 s SLO
+        # check inside a block (window() sums lanes), so a fork copies little.
         self._ring_len = self._w_keep + MAX_BLOCK + 1
+        self._svc_ring_len = self._w60 + MAX_BLOCK + 1
         n_lanes = len(self.lanes.svc)
         self._cum_lane = np.zeros((n_lanes, N_COLS))
         self._cum_svc = np.zeros((self._n_svc, N_COLS))
         self._ring_lane = np.zeros((self._ring_len, n_lanes, N_COLS))
-        self._ring_svc = np.zeros((self._ring_len, self._n_svc, N_COLS))
+        self._ring_svc = np.zeros((self._svc_ring_len, self._n_svc, N_COLS))
         self._last_lane_inc = np.zeros((n_lanes, N_COLS))
         self._last_offered = np.zeros(self._n_svc)
         self._last_cap = np.zeros(self._n_svc)
@@ -243,6 +246,8 @@ class Simulator:
         memo: dict[int, Any] = {id(self.scenario): self.scenario}
         for s in self.scenario.services:  # immutable specs are shared
             memo[id(s)] = s
+        for view in [*self._views.values(), *self._pod_views.values()]:  # frozen: shared too
+            memo[id(view)] = view
         return copy.deepcopy(self, memo)
 
     def _advance_ticks(self, n: int) -> None:
@@ -409,16 +414,15 @@ class Simulator:
         self._cum_lane = snap[-1].copy()
         svc_snap = _running_total(svc_inc, self._cum_svc)
         self._cum_svc = svc_snap[-1].copy()
-        rows = self._ring_rows(i0, k)
-        self._ring_lane[rows] = snap
-        self._ring_svc[rows] = svc_snap
+        self._ring_lane[self._ring_rows(i0, k, self._ring_len)] = snap
+        self._ring_svc[self._ring_rows(i0, k, self._svc_ring_len)] = svc_snap
         # The 60 s window ending with each tick, for the SLO check.
         first = i0 - self._w60
         if first >= 0:
-            win = svc_snap - self._ring_svc[self._ring_rows(first, k)]
+            win = svc_snap - self._ring_svc[self._ring_rows(first, k, self._svc_ring_len)]
         else:
             base_idx = first + np.arange(k)
-            base = self._ring_svc[base_idx % self._ring_len] * (base_idx >= 0)[:, None, None]
+            base = self._ring_svc[base_idx % self._svc_ring_len] * (base_idx >= 0)[:, None, None]
             win = svc_snap - base
         p95 = histogram_quantile(0.95, win[..., COL_B0:]) * 1000.0
         w_off = win[..., COL_OFFERED]
@@ -449,12 +453,13 @@ class Simulator:
             out[:, self.lanes.svc[lane]] += per_lane[:, lane]
         return out
 
-    def _ring_rows(self, start: int, k: int) -> slice | NDArray[np.intp]:
+    @staticmethod
+    def _ring_rows(start: int, k: int, size: int) -> slice | NDArray[np.intp]:
         """Ring positions of ticks start … start+k−1: a slice unless they wrap around."""
-        lo = start % self._ring_len
-        if lo + k <= self._ring_len:
+        lo = start % size
+        if lo + k <= size:
             return slice(lo, lo + k)
-        out: NDArray[np.intp] = (start + np.arange(k)) % self._ring_len
+        out: NDArray[np.intp] = (start + np.arange(k)) % size
         return out
 
     def _svc_capacity(self, lane_cap: F64 | None = None) -> F64:
@@ -613,16 +618,17 @@ class Simulator:
             lane = self._lane_of.get((i, version))
             if lane is None:
                 raise NotFound(f"{namespace}/{name} has no version {version!r}")
-            ring, col = self._ring_lane, lane
+            cols = slice(lane, lane + 1)
         else:
-            ring, col = self._ring_svc, i
+            first = int(self._lane_start[i])
+            cols = slice(first, first + len(self.scenario.services[i].versions))
         end = self._i - 1
         if end < 0:
             return WindowStats(self.now, 0.0, 0.0, 0.0, 0.0, None, None, version)
         start = end - w
-        hi = ring[end % self._ring_len, col]
-        lo = ring[start % self._ring_len, col] if start >= 0 else np.zeros(N_COLS)
-        d = hi - lo
+        d = self._ring_lane[end % self._ring_len, cols].sum(axis=0)
+        if start >= 0:
+            d -= self._ring_lane[start % self._ring_len, cols].sum(axis=0)
         secs = min(w, self._i) * self.tick
         off = float(d[COL_OFFERED])
         return WindowStats(

@@ -18,8 +18,10 @@ Definitions (the engine calls `add_block` once per block of ticks):
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -107,6 +109,18 @@ class MetricsAccumulator:
         self.timeline_every = timeline_every
         self._tl_t: list[F64] = []
         self._tl: dict[str, list[F64]] = {k: [] for k in ("off", "ready", "p95", "err")}
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> MetricsAccumulator:
+        """A fork shares the per-block arrays already recorded (never written again)."""
+        new = copy.copy(self)
+        for name in ("violating_ticks", "failed", "total", "replica_s", "gpu_s"):
+            setattr(new, name, getattr(self, name).copy())
+        new._viol = list(self._viol)
+        new._faults = list(self._faults)
+        new._tl_t = list(self._tl_t)
+        new._tl = {k: list(v) for k, v in self._tl.items()}
+        memo[id(self)] = new
+        return new
 
     def violations(self, p95_ms: F64, error_ratio: F64) -> NDArray[np.bool_]:
         """Whether each (tick, service) window breaks the SLO. NaN p95 (no data) never does."""
