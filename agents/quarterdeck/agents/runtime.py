@@ -41,7 +41,7 @@ from quarterdeck.agents.a2a.coordinator_agent import (
 from quarterdeck.agents.a2a.executor_agent import ExecutorAgent
 from quarterdeck.agents.a2a.observer_agent import Diagnoser, ObserverAgent
 from quarterdeck.agents.a2a.planner_agent import Planner, PlannerAgent
-from quarterdeck.agents.a2a.server import Authenticator, agent_app
+from quarterdeck.agents.a2a.server import Authenticator, agent_app, close_agent_app
 from quarterdeck.agents.a2a.taskstore import SqliteTaskStore
 from quarterdeck.agents.a2a.transport import AgentNetwork, in_process_url
 from quarterdeck.agents.approvals import Approval
@@ -236,6 +236,8 @@ class Runtime:
 
     async def aclose(self) -> None:
         await self.network.aclose()
+        for app in self.apps.values():
+            await close_agent_app(app)
         for store in self._stores.values():
             store.close()
         if self.executor is not None:

@@ -96,11 +96,21 @@ def agent_app(
         ),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
+    # In-process callers (httpx ASGITransport) never run the lifespan: they close the handler
+    # themselves through `close_agent_app`, so tasks parked in input-required end cleanly.
+    app.state.a2a_handler = handler
     if authenticator is not None:
         app.add_middleware(
             _RequireBearer, authenticate=authenticator, public={AGENT_CARD_WELL_KNOWN_PATH}
         )
     return app
+
+
+async def close_agent_app(app: Starlette) -> None:
+    """Drain the app's A2A request handler (idempotent)."""
+    handler = getattr(app.state, "a2a_handler", None)
+    if handler is not None:
+        await handler.aclose()
 
 
 def call_principal(context: ServerCallContext | None) -> str | None:
