@@ -97,9 +97,9 @@ def max_load_per_replicas(
     return np.maximum.accumulate(out)
 
 
-def is_regression(new: Service, version: str, against: str) -> bool:
+def is_regression(svc: Service, version: str, against: str) -> bool:
     """Whether `version` is worse than `against` in errors, latency or capacity."""
-    v, cur = new.version(version), new.version(against)
+    v, cur = svc.version(version), svc.version(against)
     return (
         v.error_ratio > cur.error_ratio
         or v.latency_factor > cur.latency_factor * 1.1
