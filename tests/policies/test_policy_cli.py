@@ -102,3 +102,16 @@ def test_a_copy_of_the_default_set_with_a_broken_expectation_fails(tmp_path):
     result = run(str(copy), "--verbose")
     assert result.exit_code == 1
     assert "scaling to zero needs approval" in result.text
+
+
+def test_check_lists_rules_and_refuses_bad_files(tmp_path):
+    ok = CliRunner().invoke(app, ["policy", "check"])
+    assert ok.exit_code == 0, ok.output
+    assert "scale-step" in ok.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(POLICY.replace("<= 5", "<= "))
+    result = CliRunner().invoke(app, ["policy", "check", str(bad)])
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    assert "bad.yaml: rule small:" in text
+    assert "does not compile" in text

@@ -12,8 +12,9 @@ from quarterdeck.cli.errors import EXIT_CHECK_FAILED, bad_input
 
 def register(app: typer.Typer) -> None:
     """Adds the `policy` command group to the root app."""
-    group = typer.Typer(help="Guard policies: test them.", no_args_is_help=True)
+    group = typer.Typer(help="Guard policies: check and test them.", no_args_is_help=True)
     group.command("test")(run_policy_tests)
+    group.command("check")(check_policies)
     app.add_typer(group, name="policy")
 
 
@@ -82,3 +83,45 @@ def run_policy_tests(
     console.print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
     if failed:
         raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+def check_policies(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Policy files or folders (default: the shipped policies/default).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Load policy files as the guard would and list their rules in evaluation order.
+
+    Exit 0 when they load, 2 (naming file, rule and reason) when any is refused.
+    """
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from quarterdeck.policies import PolicyLoadError, default_policy_dir, load_policies
+
+    try:
+        policy_set = load_policies(paths or [default_policy_dir()])
+    except PolicyLoadError as e:
+        bad_input(f"policy files refused:\n{e}")
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console.width = 160
+    table = Table(title=f"{len(policy_set.rules)} rules, digest {policy_set.digest[:12]}")
+    for col in ("phase", "rule", "policy", "kind", "file"):
+        table.add_column(col)
+    for phase in ("clamp", "check"):
+        for rule in policy_set.rules:
+            if rule.phase == phase:
+                table.add_row(
+                    phase,
+                    escape(rule.rule_id),
+                    escape(rule.info.policy),
+                    type(rule).__name__.removesuffix("Rule"),
+                    escape(Path(rule.info.file).name),
+                )
+    console.print(table)

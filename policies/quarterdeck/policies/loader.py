@@ -88,8 +88,15 @@ def default_policy_dir() -> Path:
     return Path(sys.prefix) / "share" / "quarterdeck" / "policies"
 
 
-def yaml_files(paths: Iterable[str | Path] | str | Path) -> list[Path]:
-    """The YAML files named by `paths` (directories are searched recursively, sorted)."""
+TESTS_DIR = "tests"
+"""Folders of this name hold GuardTest cases: `load_policies` does not look inside them."""
+
+
+def yaml_files(
+    paths: Iterable[str | Path] | str | Path, *, skip_dirs: tuple[str, ...] = ()
+) -> list[Path]:
+    """The YAML files named by `paths` (directories are searched recursively, sorted; hidden
+    entries and folders named in `skip_dirs` are left out)."""
     if isinstance(paths, str | Path):
         paths = [paths]
     found: list[Path] = []
@@ -101,7 +108,11 @@ def yaml_files(paths: Iterable[str | Path] | str | Path) -> list[Path]:
                     for f in p.rglob("*")
                     if f.suffix in YAML_SUFFIXES
                     and f.is_file()
-                    and not any(part.startswith(".") for part in f.relative_to(p).parts)
+                    and not any(
+                        part.startswith(".") or part in skip_dirs
+                        for part in f.relative_to(p).parent.parts
+                    )
+                    and not f.name.startswith(".")
                 )
             )
         else:
@@ -130,10 +141,11 @@ def read_documents(path: Path) -> list[dict[str, Any]]:
 def load_policies(paths: Iterable[str | Path] | str | Path) -> PolicySet:
     """Load every GuardPolicy/GuardSettings document in `paths` (files or directories).
 
-    GuardTest documents are skipped (they are for `quarterdeck policy test`). Raises
-    PolicyLoadError with every problem found, including "no policies" for paths without any.
+    Folders named `tests` inside a directory, and GuardTest documents anywhere, are skipped
+    (they are for `quarterdeck policy test`). Raises PolicyLoadError with every problem found,
+    including "no policy documents found" for paths without any.
     """
-    files = yaml_files(paths)
+    files = yaml_files(paths, skip_dirs=(TESTS_DIR,))
     problems: list[LoadProblem] = []
     rules: list[Rule] = []
     names: dict[str, str] = {}
