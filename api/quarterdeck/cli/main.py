@@ -8,6 +8,7 @@ from quarterdeck.cli import (
     agents_cmd,
     audit_cmd,
     bench_cmd,
+    demo_cmd,
     dryrun_cmd,
     policy_cmd,
     sim_cmd,
@@ -22,7 +23,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (sim_cmd, bench_cmd, policy_cmd, audit_cmd, dryrun_cmd, agents_cmd, token_cmd):
+for _module in (
+    demo_cmd,
+    sim_cmd,
+    bench_cmd,
+    policy_cmd,
+    audit_cmd,
+    dryrun_cmd,
+    agents_cmd,
+    token_cmd,
+):
     _module.register(app)
 
 
