@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from kubernetes import client as k8s
 from starlette.testclient import TestClient
 
 from quarterdeck.sim.engine import Simulator
+from quarterdeck.sim.scenario import load_scenario
 from quarterdeck.sim.wire.server import build_app
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
@@ -323,3 +325,44 @@ def test_pending_pods_and_failed_nodes_still_validate(api: TestClient, sim: Simu
     assert (scheduled["status"], scheduled["reason"]) == ("False", "Unschedulable")
     table = api.get("/api/v1/namespaces/ml/pods", headers={"Accept": TABLE}).json()
     assert "Pending" in {row["cells"][2] for row in table["rows"]}
+
+
+NODE_LOSS = """
+version: 1
+name: node-loss
+seed: 1
+duration: 10m
+cluster:
+  node_pools:
+    - {name: cpu, count: 2, cpu: 4, memory_gib: 16}
+services:
+  - name: api
+    namespace: web
+    replicas: 2
+    min_replicas: 1
+    max_replicas: 4
+    pod: {cpu: 2, memory_gib: 2, startup: 5s}
+    capacity_rps: 10
+    base_latency_ms: 10
+    slo: {p95_latency_ms: 100, error_ratio: 0.01}
+    versions: [{name: v1}]
+    current_version: v1
+    load: {base_rps: 5}
+events:
+  - {at: 10s, type: node_failure, pool: cpu, count: 1, duration: 2m}
+"""
+
+
+def test_a_failed_node_reads_not_ready(tmp_path: Path) -> None:
+    path = tmp_path / "node-loss.yaml"
+    path.write_text(NODE_LOSS, encoding="utf-8")
+    sim = Simulator(load_scenario(path))
+    sim.advance(20)
+    with TestClient(build_app(sim, speed=0)) as api:
+        nodes = api.get("/api/v1/nodes").json()
+        assert k8s.V1NodeList.from_dict(nodes) is not None
+        table = api.get("/api/v1/nodes", headers={"Accept": TABLE}).json()
+        status = {row["cells"][0]: row["cells"][1] for row in table["rows"]}
+        assert sorted(status.values()) == ["NotReady", "Ready"]
+        node_events = api.get("/api/v1/namespaces/default/events").json()["items"]
+        assert {e["involvedObject"]["kind"] for e in node_events} == {"Node"}
