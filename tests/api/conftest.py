@@ -21,7 +21,7 @@ from quarterdeck.api.auth import Authenticator, Principal, Role
 from quarterdeck.api.control import RuntimeControl
 from quarterdeck.audit import AuditKey
 from quarterdeck.cli.sim_cmd import default_scenario
-from quarterdeck.core.models import ActionProposal, ScaleAction, Target
+from quarterdeck.core.models import ActionProposal, RestartAction, ScaleAction, Target
 from quarterdeck.sim.engine import Simulator
 from quarterdeck.tools.reads import ReadTools
 
@@ -40,8 +40,13 @@ def bearer(name: str) -> dict[str, str]:
 
 
 def understand(text: str) -> Intent:
-    """'how SERVICE', 'fix SERVICE', 'scale SERVICE to N' (namespace ml); else unknown."""
+    """'how SERVICE', 'fix SERVICE', 'restart SERVICE [N]', 'scale SERVICE to N' (namespace ml)."""
     words = text.lower().split()
+    if len(words) >= 2 and words[0] == "restart":
+        target = Target(namespace="ml", service=words[1])
+        pods = int(words[2]) if len(words) > 2 else None
+        action = RestartAction(pods=pods)
+        return Intent(kind="act", target=target, action=action, explanation="restart")
     if len(words) >= 2 and words[0] in {"how", "fix", "scale"}:
         target = Target(namespace="ml", service=words[1])
         if words[0] == "how":
@@ -94,37 +99,46 @@ class Api:
 MakeApi = Callable[..., Awaitable[Api]]
 
 
+def open_api(state_dir: Path, *, four_eyes: bool = False, at: float = 22 * 60) -> Api:
+    run = build_embedded(
+        default_scenario(),
+        state_dir,
+        mode=LoopMode.OBSERVE,
+        audit_key=AuditKey(b"k" * 32, source="test"),
+        brains=brains,
+    )
+    run.sim.advance(at)  # flash-sale: fraud-detector's load has tripled since 20m
+    control = RuntimeControl(run.runtime, audit=run.audit, sim=run.sim, speed=0)
+    auth = Authenticator.from_tokens(
+        {tok: Principal(name=n, role=r) for n, (tok, r) in PEOPLE.items()},
+        four_eyes=four_eyes,
+    )
+    app = create_app(control=control, auth=auth)
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://quarterdeck.test"
+    )
+    return Api(client=client, run=run, control=control)
+
+
+async def close_api(api: Api) -> None:
+    await api.client.aclose()
+    await api.run.runtime.aclose()
+    api.run.audit.close()
+
+
 @pytest.fixture
 async def make_api(tmp_path: Path) -> AsyncIterator[MakeApi]:
+    """A fresh app (own simulator, state and audit log) per call."""
     opened: list[Api] = []
 
     async def make(*, four_eyes: bool = False, at: float = 22 * 60) -> Api:
-        run = build_embedded(
-            default_scenario(),
-            tmp_path / f"state-{len(opened)}",
-            mode=LoopMode.OBSERVE,
-            audit_key=AuditKey(b"k" * 32, source="test"),
-            brains=brains,
-        )
-        run.sim.advance(at)  # flash-sale: fraud-detector's load has tripled since 20m
-        control = RuntimeControl(run.runtime, audit=run.audit, sim=run.sim, speed=0)
-        auth = Authenticator.from_tokens(
-            {tok: Principal(name=n, role=r) for n, (tok, r) in PEOPLE.items()},
-            four_eyes=four_eyes,
-        )
-        app = create_app(control=control, auth=auth)
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://quarterdeck.test"
-        )
-        api = Api(client=client, run=run, control=control)
+        api = open_api(tmp_path / f"state-{len(opened)}", four_eyes=four_eyes, at=at)
         opened.append(api)
         return api
 
     yield make
     for api in opened:
-        await api.client.aclose()
-        await api.run.runtime.aclose()
-        api.run.audit.close()
+        await close_api(api)
 
 
 @pytest.fixture
@@ -132,6 +146,14 @@ async def api(make_api: MakeApi) -> Api:
     return await make_api()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
+async def shared_api(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Api]:
+    """One app for a whole module of tests that do not depend on each other's effects."""
+    api = open_api(tmp_path_factory.mktemp("shared"))
+    yield api
+    await close_api(api)
+
+
+@pytest.fixture(scope="session")
 def anyio_backend() -> str:
     return "asyncio"
