@@ -71,6 +71,9 @@ def make_store() -> FixedStore:
     s.add("queue_depth", {"job": "api"}, T, [4, 8, 6, 2, 10, 5, 7, 3, 9, 1, 6, 4, 8])
     s.add("replicas", {"job": "api"}, T, np.full(T.shape, 3.0))
     s.add("replicas", {"job": "web"}, T, np.full(T.shape, 5.0))
+    # an info metric, to join labels onto others with group_left
+    s.add("service_info", {"job": "api", "team": "search"}, T, np.ones(T.shape))
+    s.add("service_info", {"job": "web", "team": "frontend"}, T, np.ones(T.shape))
     return s
 
 

@@ -117,7 +117,7 @@ def test_series_labels_and_values(client, fixed_sim):
     )
     assert late.json()["data"] == []  # late_total's first sample is at t = 100
     labels = client.get("/api/v1/labels").json()["data"]
-    assert labels == ["__name__", "code", "job", "le", "start"]
+    assert labels == ["__name__", "code", "job", "le", "start", "team"]
     values = client.get("/api/v1/label/job/values").json()["data"]
     assert values == ["api", "web"]
     names = client.get("/api/v1/label/__name__/values").json()["data"]

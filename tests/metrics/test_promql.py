@@ -239,6 +239,21 @@ class TestBinaryOperators:
             instant_query(store, "http_requests_total / on(job) replicas", 120.0)
         assert err.value.error_type == "execution"
 
+    def test_group_left_joins_labels_from_the_one_side(self, store):
+        got = q(store, "replicas * on(job) group_left(team) service_info")
+        assert got == {
+            (("job", "api"), ("team", "search")): 3.0,
+            (("job", "web"), ("team", "frontend")): 5.0,
+        }
+        # many-to-one: each request series gets its job's replica count
+        per_replica = q(store, "http_requests_total / on(job) group_left replicas")
+        assert per_replica[(("code", "500"), ("job", "api"))] == pytest.approx(50 / 3)
+        assert len(per_replica) == 3
+
+    def test_group_right_mirrors_it(self, store):
+        got = q(store, "replicas / on(job) group_right http_requests_total")
+        assert got[(("code", "200"), ("job", "web"))] == pytest.approx(5 / 240)
+
     def test_set_operators(self, store):
         assert set(q(store, "replicas and queue_depth")) == {
             (("__name__", "replicas"), ("job", "api"))
@@ -306,11 +321,10 @@ class TestRefusals:
         [
             'count_values("n", replicas)',
             "predict_linear(queue_depth[1m], 60)",
-            "replicas * on(job) group_left rate(http_requests_total[1m])",
             'label_replace(replicas, "a", "$1", "job", "(.*)")',
             "sort(replicas)",
         ],
-        ids=["count_values", "predict_linear", "group_left", "label_replace", "sort"],
+        ids=["count_values", "predict_linear", "label_replace", "sort"],
     )
     def test_unsupported_is_bad_data_not_a_guess(self, store, query):
         with pytest.raises(PromQLError) as err:

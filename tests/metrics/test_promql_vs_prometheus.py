@@ -125,6 +125,12 @@ QUERIES = [
     "count_over_time(vector(1)[1m:20s])",
     "last_over_time(histogram_quantile(0.9, rate(latency_seconds_bucket[1m]))[90s:30s])",
     "rate(http_requests_total[1m:5s])",
+    "replicas * on(job) group_left(team) service_info",
+    "http_requests_total / on(job) group_left replicas",
+    "replicas / on(job) group_right http_requests_total",
+    "http_requests_total > on(job) group_left replicas * 50",
+    "replicas < bool on(job) group_right http_requests_total",
+    "rate(http_requests_total[1m]) * ignoring(code) group_left(team) service_info",
 ]
 
 

@@ -1,8 +1,8 @@
 """Binary operators: arithmetic, comparison (filtering or `bool`), and `and`/`or`/`unless`.
 
-Vector–vector arithmetic and comparison use one-to-one matching on all labels but the metric
-name, or on the `on(...)` labels, or ignoring the `ignoring(...)` ones; `group_left` and
-`group_right` are refused rather than approximated.
+Vector–vector arithmetic and comparison match on all labels but the metric name, or on the
+`on(...)` labels, or ignoring the `ignoring(...)` ones: one-to-one, or many-to-one with
+`group_left(...)` / `group_right(...)`.
 """
 
 from __future__ import annotations
@@ -129,8 +129,13 @@ def _index(vec: Vector, on: bool, names: list[str], side: str) -> dict[LabelKey,
 def _vector_vector(
     op: str, lhs: Vector, rhs: Vector, modifier: pp.BinModifier | None, return_bool: bool
 ) -> Vector:
-    if modifier is not None and modifier.card != pp.VectorMatchCardinality.OneToOne:
-        raise unsupported("group_left/group_right (many-to-one matching)")
+    card = modifier.card if modifier is not None else pp.VectorMatchCardinality.OneToOne
+    if card == pp.VectorMatchCardinality.ManyToOne:
+        return _grouped(op, lhs, rhs, modifier, return_bool, swapped=False)
+    if card == pp.VectorMatchCardinality.OneToMany:
+        return _grouped(op, rhs, lhs, modifier, return_bool, swapped=True)
+    if card != pp.VectorMatchCardinality.OneToOne:
+        raise unsupported(f"vector matching {card}")
     on, names = _match_labels(modifier)
     right = _index(rhs, on, names, "right")
     _index(lhs, on, names, "left")  # the same duplicate check Prometheus does
@@ -146,6 +151,50 @@ def _vector_vector(
                 labels = {k: v for k, v in labels.items() if k in names}
             else:
                 labels = {k: v for k, v in labels.items() if k not in names}
+            out.append(StepSeries(labels, value, both & keep.astype(bool)))
+    return build_vector(out)
+
+
+def _grouped(
+    op: str,
+    many: Vector,
+    one: Vector,
+    modifier: pp.BinModifier | None,
+    return_bool: bool,
+    *,
+    swapped: bool,
+) -> Vector:
+    """group_left (`swapped` False) / group_right: each element of the "many" side matches at
+    most one of the "one" side; it keeps its labels plus the `group_x(...)` labels of its match.
+    A filtering comparison keeps the left operand's value, as Prometheus does."""
+    on, names = _match_labels(modifier)
+    extra = list(modifier.group_labels or []) if modifier is not None else []
+    ones: dict[LabelKey, list[StepSeries]] = {}
+    for s in one.series:
+        ones.setdefault(_signature(s.labels, on, names), []).append(s)
+    for members in ones.values():
+        seen = np.zeros_like(members[0].ok)
+        for s in members:
+            if (seen & s.ok).any():
+                raise PromQLError(
+                    "many-to-many matching not allowed: matching labels must be unique on one side",
+                    error_type="execution",
+                )
+            seen = seen | s.ok
+    out: list[StepSeries] = []
+    for ms in many.series:
+        for os in ones.get(_signature(ms.labels, on, names), []):
+            both = ms.ok & os.ok
+            if not both.any():
+                continue
+            left, right = (os.v, ms.v) if swapped else (ms.v, os.v)
+            value, keep = _result(op, _calc(op, left, right), left, return_bool)
+            labels = drop_name(ms.labels) if (op in ARITHMETIC or return_bool) else dict(ms.labels)
+            for name in extra:
+                if os.labels.get(name):
+                    labels[name] = os.labels[name]
+                else:
+                    labels.pop(name, None)
             out.append(StepSeries(labels, value, both & keep.astype(bool)))
     return build_vector(out)
 
