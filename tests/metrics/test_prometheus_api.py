@@ -53,6 +53,11 @@ def test_scalar_shape(client, fixed_sim):
     assert r.json()["data"] == {"resultType": "scalar", "result": [fixed_sim.epoch + 120, "2"]}
 
 
+def test_string_shape(client, fixed_sim):
+    r = client.get("/api/v1/query", params={"query": '"hello"'})
+    assert r.json()["data"] == {"resultType": "string", "result": [fixed_sim.epoch + 120, "hello"]}
+
+
 def test_range_query_matrix_with_duration_step(client, fixed_sim):
     e = fixed_sim.epoch
     r = client.get(

@@ -121,8 +121,8 @@ def _ts(epoch: float, t: float) -> float:
 def result_json(result: QueryResult, epoch: float) -> dict[str, Any]:
     rtype = result.result_type
     if rtype == "string":
-        t = 0.0
-        return {"resultType": "string", "result": [t, result.string or ""]}
+        at = _ts(epoch, result.series[0].t[0])
+        return {"resultType": "string", "result": [at, result.string or ""]}
     if rtype == "scalar":
         s = result.series[0]
         return {"resultType": "scalar", "result": [_ts(epoch, s.t[0]), format_value(s.v[0])]}

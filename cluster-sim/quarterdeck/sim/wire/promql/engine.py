@@ -64,7 +64,7 @@ class ResultSeries:
 @dataclass(frozen=True)
 class QueryResult:
     result_type: Literal["vector", "matrix", "scalar", "string"]
-    series: list[ResultSeries]  # for "scalar": one series with no labels
+    series: list[ResultSeries]  # "scalar"/"string": one series with no labels (its time)
     string: str | None = None
 
 
@@ -291,7 +291,7 @@ def instant_query(
     if isinstance(value, Scalar):
         return QueryResult("scalar", [ResultSeries({}, t, value.v)])
     if isinstance(value, String):
-        return QueryResult("string", [], value.s)
+        return QueryResult("string", [ResultSeries({}, t, np.array([math.nan]))], value.s)
     if isinstance(value, Matrix):
         out = []
         for raw in value.series:
