@@ -383,3 +383,26 @@ def test_guards_without_service_state_fail_closed(guard_for):
     v = guard.evaluate(proposal(SCALE_6, name="ghost"), context())
     assert v.decision is Decision.DENY
     assert "no state" in v.message
+
+
+@pytest.mark.parametrize(
+    ("current", "requested", "expected"),
+    [
+        ({"v2": 80, "v3": 20}, {"v2": 0, "v3": 100}, {"v2": 55, "v3": 45}),
+        ({"v2": 80, "v3": 20}, {"v2": 70, "v3": 30}, {"v2": 70, "v3": 30}),  # within the step
+        ({"v1": 50, "v2": 30, "v3": 20}, {"v3": 100}, {"v1": 34, "v2": 21, "v3": 45}),
+    ],
+)
+def test_canary_step_can_clamp_every_weight_part_of_the_way(
+    guard_for, current, requested, expected
+):
+    text = settings("blastRadius: {canaryStep: {maxPoints: 25, effect: clamp}}")
+    svc = service(route_weights=current)
+    v = guard_for(text).evaluate(
+        proposal({"kind": "route", "weights": requested}), context(1000, svc)
+    )
+    assert v.decision is Decision.ALLOW
+    assert {k: w for k, w in v.action.weights.items() if w or k in expected} == expected
+    moved = [abs(v.action.weights.get(k, 0) - current.get(k, 0)) for k in expected]
+    assert max(moved) <= 25
+    assert v.clamped is (expected != requested)

@@ -222,11 +222,12 @@ class ScaleStep(_Section):
 
 class CanaryStep(_Section):
     """Largest change of any version's route weight per action, in points. Moving weight only onto
-    healthy revisions (back to stable) is exempt when `allowShiftToHealthy`."""
+    healthy revisions (back to stable) is exempt when `allowShiftToHealthy`. `clamp` moves every
+    weight the same fraction of the way (to within `maxPoints`)."""
 
-    max_points: int = Field(ge=0, le=100)
+    max_points: int = Field(ge=1, le=100)
     allow_shift_to_healthy: bool = True
-    effect: BlockEffect = "require_approval"
+    effect: ClampOrBlock = "require_approval"
 
 
 class RestartShare(_Section):

@@ -76,6 +76,7 @@ class CanaryStepRule(Rule):
     def __init__(self, info: RuleInfo, cfg: CanaryStep) -> None:
         super().__init__(info, cfg.match)
         self.cfg = cfg
+        self.phase = "clamp" if cfg.effect == "clamp" else "check"
 
     def applies(self, ev: Evaluation) -> bool:
         return ev.action.kind == "route" and super().applies(ev)
@@ -111,14 +112,52 @@ class CanaryStepRule(Rule):
                     inputs,
                 )
             ]
-        return [
-            self.finding(
-                self.cfg.effect,
-                f"route weight step of {step} points exceeds {self.cfg.max_points} "
-                f"(current {current}, requested {dict(action.weights)})",
-                inputs,
-            )
-        ]
+        text = (
+            f"route weight step of {step} points exceeds {self.cfg.max_points} "
+            f"(current {current}, requested {dict(action.weights)})"
+        )
+        if self.cfg.effect == "clamp":
+            weights = step_towards(current, action.weights, self.cfg.max_points)
+            if weights is not None:
+                return [
+                    self.finding(
+                        "clamp",
+                        f"{text}: weights → {weights}",
+                        inputs,
+                        RouteAction(weights=weights),
+                    )
+                ]
+            return [self.finding("require_approval", f"{text} (cannot clamp it)", inputs)]
+        return [self.finding(self.cfg.effect, text, inputs)]
+
+
+def step_towards(
+    current: dict[str, int], requested: dict[str, int], max_points: int
+) -> dict[str, int] | None:
+    """The weights part of the way from `current` to `requested` with no version moving more
+    than `max_points`, summing to 100; None if that cannot be done (e.g. no current weights)."""
+    versions = sorted(set(current) | set(requested))
+    delta = {v: requested.get(v, 0) - current.get(v, 0) for v in versions}
+    step = max((abs(d) for d in delta.values()), default=0)
+    if sum(current.values()) != 100 or step == 0:
+        return None
+    share = max_points / step  # the same fraction of every version's change keeps the sum at 100
+    moved = {v: math.trunc(delta[v] * share) for v in versions}  # toward the current weights
+    # Truncation leaves a few points unassigned: give them to the versions that lost most of
+    # their move, in the direction of the move, never past max_points.
+    missing = -sum(moved.values())
+    sign = 1 if missing > 0 else -1
+    order = sorted(versions, key=lambda v: -abs(delta[v] * share - moved[v]))
+    for v in order:
+        if missing == 0:
+            break
+        if delta[v] * sign > 0 and abs(moved[v] + sign) <= max_points:
+            moved[v] += sign
+            missing -= sign
+    weights = {v: current.get(v, 0) + moved[v] for v in versions}
+    if missing or sum(weights.values()) != 100 or any(not 0 <= w <= 100 for w in weights.values()):
+        return None
+    return weights
 
 
 class RestartShareRule(Rule):
