@@ -32,7 +32,15 @@ def default_scenario() -> Path:
 # Controllers the simulator cannot build itself because they live in higher layers (e.g. the
 # `agent` controller from quarterdeck.agents). Name -> zero-argument factory. Whoever provides one
 # adds it here (or calls `EXTRA_CONTROLLERS[name] = factory` at import time of their module).
-EXTRA_CONTROLLERS: dict[str, Callable[[], Controller]] = {}
+
+
+def _agent_controller() -> Controller:
+    from quarterdeck.agents.controller import make_agent_controller
+
+    return make_agent_controller()
+
+
+EXTRA_CONTROLLERS: dict[str, Callable[[], Controller]] = {"agent": _agent_controller}
 
 sim_app = typer.Typer(
     name="sim", help="Run and serve the deterministic cluster simulator.", no_args_is_help=True

@@ -1,0 +1,443 @@
+"""Diagnosis: why a service is (or is about to be) out of SLO, with the evidence behind it.
+
+`diagnose(obs)` is a pure function of one `ServiceObservation`. Causes, checked in this order
+(the first that holds wins, because it names the action that helps):
+
+- `bad_version`: a canary, or the newer version of a rollout, is worse than the stable one
+  (errors over SLO and over stable's, or p95 over SLO / 25 % over stable's); or a revision
+  deployed in the last 30 min while the service breaches with capacity to spare.
+  Evidence: per-version error ratio and p95.
+- `lost_capacity`: pods were lost recently (event *reasons* BackOff, NodeLost, Evicted,
+  OOMKilled, …; never their message text) and fewer replicas are ready than desired.
+- `slow_dependency`: each replica serves markedly less than nominal (observed capacity < 75 %)
+  with no new revision — the service time grew, e.g. a slow downstream; or p95 breaches at a
+  low utilisation with no other explanation.
+- `load`: the offered load, projected one pod start-up ahead on its trend, needs more replicas
+  than exist or are starting (projected utilisation over `high_utilisation`), or the SLO
+  breaches at a high utilisation.
+- `overprovisioned`: over the long window the load fits in clearly fewer replicas (utilisation
+  under `low_utilisation`) and nothing else is wrong.
+- `none`: nothing worth acting on (a breach with no explainable cause is `none` with severity
+  `breach`, for a human to look at). A healthy canary ready to promote is `none` with
+  `details["promote"]`.
+
+`severity`: `breach` (the burn-rate rule fired, see `burn`), `risk` (not yet, but the cause will
+breach if left alone: a bad canary, load about to exceed capacity, lost pods), `ok`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from quarterdeck.agents.brain.burn import BurnPolicy, BurnVerdict, assess
+from quarterdeck.agents.brain.observation import ServiceObservation, VersionStats
+from quarterdeck.core.models import Evidence, Target
+
+Cause = Literal[
+    "load", "bad_version", "lost_capacity", "slow_dependency", "overprovisioned", "none"
+]
+CAUSES: tuple[Cause, ...] = (
+    "load",
+    "bad_version",
+    "lost_capacity",
+    "slow_dependency",
+    "overprovisioned",
+    "none",
+)
+Severity = Literal["breach", "risk", "ok"]
+
+# Event reasons that mean pods were lost (Kubernetes' own words). Only reasons and kinds are
+# read: an event's message is free text anyone with event-create rights can write.
+LOSS_REASONS = frozenset(
+    {"BackOff", "CrashLoopBackOff", "NodeLost", "Evicted", "OOMKilled", "Preempting", "Killing"}
+)
+NODE_LOSS_REASONS = frozenset({"NodeNotReady", "NodeLost"})
+
+
+@dataclass(frozen=True)
+class DiagnosisSettings:
+    burn: BurnPolicy = field(default_factory=BurnPolicy)
+    target_utilisation: float = 0.72
+    """Size for this utilisation: p95 stays well under the SLO and a lost pod or a noisy minute
+    still fits (the HPA's usual 70 %)."""
+    high_utilisation: float = 0.85
+    """Projected utilisation above this is load about to exceed what the SLO tolerates."""
+    low_utilisation: float = 0.45
+    """Long-window utilisation below this (with the load fitting in fewer pods) is waste."""
+    lead_s: float = 75.0
+    """How far ahead to project a rising load: about one pod start-up plus a decision interval
+    (the observation's `startup_s` + 15 s is used when known)."""
+    recent_deploy_s: float = 1800.0
+    """A revision younger than this is a suspect when the service breaches for no other reason."""
+    loss_window_s: float = 600.0
+    """Loss events this recent explain missing replicas."""
+    worse_latency: float = 1.25
+    """A version whose p95 is this many times the stable one's is worse."""
+    slow_capacity: float = 0.75
+    """Observed capacity per replica under this share of nominal = the service got slower."""
+    min_version_rps: float = 0.5
+    """A version serving less than this (req/s) has too little traffic to judge."""
+    promote_after_s: float = 300.0
+    """A canary within SLO and no worse than stable for this long is ready to promote."""
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    target: Target
+    cause: Cause
+    severity: Severity
+    summary: str
+    at: float
+    evidence: tuple[Evidence, ...] = ()
+    details: dict[str, Any] = field(default_factory=dict)
+    signals: tuple[str, ...] = ()  # SLIs in breach
+
+    @property
+    def actionable(self) -> bool:
+        return self.cause != "none" or bool(self.details.get("promote"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target.model_dump(),
+            "cause": self.cause,
+            "severity": self.severity,
+            "summary": self.summary,
+            "at": self.at,
+            "evidence": [e.model_dump(mode="json") for e in self.evidence],
+            "details": self.details,
+            "signals": list(self.signals),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Diagnosis:
+        cause = d.get("cause", "none")
+        if cause not in CAUSES:
+            raise ValueError(f"unknown cause {cause!r} (known: {', '.join(CAUSES)})")
+        severity = d.get("severity", "ok")
+        if severity not in ("breach", "risk", "ok"):
+            raise ValueError(f"unknown severity {severity!r}")
+        return cls(
+            target=Target.model_validate(d["target"]),
+            cause=cause,
+            severity=severity,
+            summary=str(d.get("summary", "")),
+            at=float(d.get("at", 0.0)),
+            evidence=tuple(Evidence.model_validate(e) for e in d.get("evidence", ())),
+            details=dict(d.get("details") or {}),
+            signals=tuple(d.get("signals", ())),
+        )
+
+
+def _ev(
+    obs: ServiceObservation, signal: str, value: float, threshold: float | None = None
+) -> Evidence:
+    v = value if math.isfinite(value) else 1e9  # "infinitely" high stays a number for the guard
+    return Evidence(
+        signal=signal, value=round(v, 6), observed_at=obs.at, threshold=threshold, source="observer"
+    )
+
+
+def _sli_evidence(obs: ServiceObservation, burn: BurnVerdict) -> list[Evidence]:
+    out = []
+    w = obs.short
+    if w is not None and w.p95_ms is not None:
+        out.append(_ev(obs, "p95_latency_ms", w.p95_ms, obs.slo_p95_ms))
+    if w is not None and w.error_ratio is not None:
+        out.append(_ev(obs, "error_ratio", w.error_ratio, obs.slo_error_ratio))
+    out.append(_ev(obs, "burn_rate_short", burn.short.worst, 1.0))
+    out.append(_ev(obs, "burn_rate_long", burn.long.worst, 1.0))
+    if obs.utilisation is not None:
+        out.append(_ev(obs, "utilisation", obs.utilisation))
+    out.append(_ev(obs, "ready_replicas", float(obs.ready), float(obs.spec_replicas)))
+    return out
+
+
+def replicas_needed(
+    obs: ServiceObservation, s: DiagnosisSettings, rate: float | None
+) -> int | None:
+    """Replicas serving `rate` at the target utilisation, by the observed per-replica capacity."""
+    cap = obs.capacity_per_replica
+    if rate is None or cap is None or cap <= 0:
+        return None
+    return max(1, math.ceil(rate / (cap * s.target_utilisation) - 1e-9))
+
+
+def projected_load(obs: ServiceObservation, s: DiagnosisSettings) -> float | None:
+    """The offered load one start-up ahead: now plus the rising trend (a falling one is ignored:
+    capacity is released by the slower, long-window rule)."""
+    if obs.offered_rps is None:
+        return None
+    lead = obs.startup_s + 15.0 if obs.startup_s is not None else s.lead_s
+    slope = max(0.0, obs.load_slope or 0.0)
+    return obs.offered_rps + slope * lead
+
+
+def _stable_and_suspect(
+    obs: ServiceObservation, s: DiagnosisSettings
+) -> tuple[VersionStats | None, VersionStats | None, str | None]:
+    """The stable version's and the suspect version's stats, and how the suspect got there:
+    "canary" or "rollout". None when there is no second version serving."""
+    if obs.canary_version and obs.canary_version != obs.version:
+        return obs.version_stats(obs.version), obs.version_stats(obs.canary_version), "canary"
+    if len(obs.versions) > 1:
+        current = obs.version_stats(obs.version)
+        others = [v for v in obs.versions if v.version != obs.version]
+        stable = max(others, key=lambda v: v.request_rate or 0.0)
+        return stable, current, "rollout"
+    return None, None, None
+
+
+def _worse(
+    suspect: VersionStats,
+    stable: VersionStats | None,
+    obs: ServiceObservation,
+    s: DiagnosisSettings,
+) -> list[str]:
+    """Why `suspect` is worse than `stable` (empty = it is not, or cannot be judged)."""
+    if suspect.request_rate is None or suspect.request_rate < s.min_version_rps:
+        return []
+    why = []
+    err, lat = suspect.error_ratio, suspect.p95_ms
+    s_err = stable.error_ratio if stable and stable.error_ratio is not None else 0.0
+    s_lat = stable.p95_ms if stable else None
+    if err is not None and err > obs.slo_error_ratio and err > 2 * s_err:
+        why.append(f"error ratio {err:.3f} vs {s_err:.3f} on stable (SLO {obs.slo_error_ratio:g})")
+    if lat is not None:
+        if lat > obs.slo_p95_ms and (s_lat is None or s_lat <= obs.slo_p95_ms):
+            why.append(f"p95 {lat:.0f} ms over the SLO {obs.slo_p95_ms:g} ms")
+        elif s_lat is not None and s_lat > 0 and lat > s.worse_latency * s_lat:
+            why.append(f"p95 {lat:.0f} ms vs {s_lat:.0f} ms on stable")
+    return why
+
+
+def _previous_version(obs: ServiceObservation) -> tuple[int, str] | None:
+    """The revision a rollback goes to: the newest older revision of another version."""
+    older = sorted(
+        (r for r in obs.revisions if r.number < obs.revision and r.version != obs.version),
+        key=lambda r: r.number,
+    )
+    return (older[-1].number, older[-1].version) if older else None
+
+
+def _recent_losses(obs: ServiceObservation, s: DiagnosisSettings) -> int:
+    return sum(
+        1
+        for e in obs.events
+        if obs.at - e.t <= s.loss_window_s
+        and (e.reason in LOSS_REASONS or (e.kind == "Node" and e.reason in NODE_LOSS_REASONS))
+    )
+
+
+def diagnose(obs: ServiceObservation, settings: DiagnosisSettings | None = None) -> Diagnosis:
+    """The cause of `obs`'s trouble (or its absence), with evidence. Pure."""
+    s = settings or DiagnosisSettings()
+    burn = assess(obs, s.burn)
+    base = Diagnosis(
+        target=obs.target,
+        cause="none",
+        severity="breach" if burn.breach else "ok",
+        summary="within SLO",
+        at=obs.at,
+        evidence=tuple(_sli_evidence(obs, burn)),
+        signals=burn.signals,
+    )
+    load = projected_load(obs, s)
+    need = replicas_needed(obs, s, load)
+    details: dict[str, Any] = {
+        "replicas": obs.spec_replicas,
+        "ready": obs.ready,
+        "starting": obs.starting,
+        "pending": obs.pending,
+        "needed": need,
+        "projected_load_rps": load,
+        "min_replicas": obs.min_replicas,
+        "max_replicas": obs.max_replicas,
+    }
+    severe: Severity = "breach" if burn.breach else "risk"
+
+    # 1. a bad version
+    stable, suspect, how = _stable_and_suspect(obs, s)
+    if suspect is not None and how is not None:
+        why = _worse(suspect, stable, obs, s)
+        if why:
+            ev = [*base.evidence]
+            for v in (suspect, stable):
+                if v is None:
+                    continue
+                if v.error_ratio is not None:
+                    ev.append(
+                        _ev(
+                            obs,
+                            f"error_ratio{{version={v.version}}}",
+                            v.error_ratio,
+                            obs.slo_error_ratio,
+                        )
+                    )
+                if v.p95_ms is not None:
+                    ev.append(
+                        _ev(obs, f"p95_latency_ms{{version={v.version}}}", v.p95_ms, obs.slo_p95_ms)
+                    )
+            prev = _previous_version(obs) if how == "rollout" else None
+            return replace(
+                base,
+                cause="bad_version",
+                severity=severe,
+                summary=f"{how} version {suspect.version} is worse than "
+                f"{stable.version if stable else 'stable'}: " + "; ".join(why),
+                evidence=tuple(ev),
+                details=details
+                | {
+                    "how": how,
+                    "suspect": suspect.version,
+                    "stable": stable.version if stable else None,
+                    "rollback_to": prev[1] if prev else (stable.version if stable else None),
+                    "rollback_revision": prev[0] if prev else None,
+                },
+            )
+        if how == "canary" and stable is not None and not burn.breach:
+            details = details | _promotion(obs, s, suspect, stable)
+    cur = obs.revision_info(obs.revision)
+    young = (
+        cur is not None
+        and cur.created_at is not None
+        and obs.at - cur.created_at <= s.recent_deploy_s
+    )
+    prev = _previous_version(obs)
+    util = obs.utilisation
+    # A breach after a recent rollout, with enough capacity: the new version is the suspect.
+    if (
+        burn.breach
+        and young
+        and prev is not None
+        and (util is None or util < s.high_utilisation)
+        and obs.ready >= obs.spec_replicas
+    ):
+        return replace(
+            base,
+            cause="bad_version",
+            severity="breach",
+            summary=f"SLO breached ({', '.join(burn.signals)}) since revision {obs.revision} "
+            f"({obs.version}) was deployed, with capacity to spare",
+            details=details
+            | {
+                "how": "rollout",
+                "suspect": obs.version,
+                "stable": prev[1],
+                "rollback_to": prev[1],
+                "rollback_revision": prev[0],
+            },
+        )
+
+    # 2. lost capacity
+    losses = _recent_losses(obs, s)
+    missing = obs.spec_replicas - obs.ready
+    if losses and missing > 0:
+        return replace(
+            base,
+            cause="lost_capacity",
+            severity=severe,
+            summary=f"{missing} of {obs.spec_replicas} replicas not ready after {losses} loss "
+            f"event(s); {obs.starting - obs.pending} starting, {obs.pending} unschedulable",
+            evidence=(*base.evidence, _ev(obs, "loss_events", float(losses))),
+            details=details | {"lost": missing, "loss_events": losses},
+        )
+
+    # 3. a slow dependency (service time grew without a new version)
+    cap, nominal = obs.capacity_per_replica, obs.nominal_capacity_rps
+    slow = cap is not None and nominal and cap < s.slow_capacity * nominal and not young
+    over = need is not None and need > obs.spec_replicas
+    if slow and (burn.breach or over or (util or 0) > s.high_utilisation):
+        assert cap is not None
+        assert nominal is not None
+        return replace(
+            base,
+            cause="slow_dependency",
+            severity=severe,
+            summary=f"each replica serves {cap:.1f} req/s instead of {nominal:g}: "
+            "the service got slower (a dependency?)",
+            evidence=(*base.evidence, _ev(obs, "capacity_per_replica_rps", cap, nominal)),
+            details=details | {"capacity_per_replica": cap, "nominal_capacity": nominal},
+        )
+
+    # 4. load beyond capacity (now, or one start-up ahead on the trend)
+    coming = obs.ready + obs.starting - obs.pending
+    cap_now = obs.capacity_per_replica
+    proj_util = load / (coming * cap_now) if load is not None and cap_now and coming > 0 else util
+    if (proj_util is not None and proj_util > s.high_utilisation and over) or (
+        burn.breach and util is not None and util >= s.target_utilisation and over
+    ):
+        return replace(
+            base,
+            cause="load",
+            severity=severe,
+            summary=f"load {load or 0:.0f} req/s needs {need} replicas at "
+            f"{s.target_utilisation:.0%} utilisation; {obs.spec_replicas} desired, "
+            f"{obs.ready} ready",
+            evidence=(*base.evidence, _ev(obs, "projected_load_rps", load or 0.0)),
+            details=details,
+        )
+    if burn.breach:
+        what = ", ".join(burn.signals)
+        if "p95_latency_ms" in burn.signals and not young and (util or 0) < s.target_utilisation:
+            return replace(
+                base,
+                cause="slow_dependency",
+                summary=f"p95 over SLO at utilisation {util or 0:.2f}: not load, no new "
+                "version — a slow dependency?",
+                details=details,
+            )
+        return replace(
+            base,
+            summary=f"SLO breached ({what}); no cause found that an action would fix",
+            details=details,
+        )
+
+    # 5. more replicas than the load needs, over the long window
+    long = obs.window(s.burn.long_s)
+    long_need = replicas_needed(obs, s, long.request_rate if long else None)
+    if (
+        long_need is not None
+        and obs.starting == 0
+        and not obs.rolling_out
+        and cap_now
+        and long is not None
+        and long.request_rate is not None
+        and obs.ready > 0
+        and long.request_rate / (obs.ready * cap_now) < s.low_utilisation
+        and max(long_need, need or 0, obs.min_replicas) < obs.spec_replicas
+    ):
+        want = max(long_need, need or 0, obs.min_replicas)
+        return replace(
+            base,
+            cause="overprovisioned",
+            severity="ok",
+            summary=f"{obs.spec_replicas} replicas for a load {want} would serve "
+            f"at {s.target_utilisation:.0%}",
+            details=details | {"needed": want},
+        )
+    if details.get("promote"):
+        return replace(
+            base,
+            summary=f"canary {details['promote']} is healthy and ready to promote",
+            details=details,
+        )
+    return replace(base, details=details)
+
+
+def _promotion(
+    obs: ServiceObservation, s: DiagnosisSettings, canary: VersionStats, stable: VersionStats
+) -> dict[str, Any]:
+    """`{"promote": version}` when a canary has served long enough within SLO, no worse than
+    stable; else nothing."""
+    rev = next((r for r in obs.revisions if r.canary), None)
+    if rev is None or rev.created_at is None or obs.at - rev.created_at < s.promote_after_s:
+        return {}
+    if canary.request_rate is None or canary.request_rate < s.min_version_rps:
+        return {}
+    err_ok = canary.error_ratio is not None and canary.error_ratio <= obs.slo_error_ratio
+    lat_ok = canary.p95_ms is not None and canary.p95_ms <= obs.slo_p95_ms
+    if stable.p95_ms and canary.p95_ms and canary.p95_ms > s.worse_latency * stable.p95_ms:
+        lat_ok = False
+    return {"promote": canary.version, "promote_revision": rev.number} if err_ok and lat_ok else {}

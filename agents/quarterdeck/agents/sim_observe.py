@@ -1,0 +1,167 @@
+"""Builds the brain's `ServiceObservation`s straight from an in-process `Simulator`.
+
+This is the `agent` controller's fast path for `quarterdeck bench`: reading the simulator's own
+windows is ~100× cheaper than evaluating the signal catalog's PromQL over its series, and the
+figures are the same ones (the tools' sim adapters are contract-tested against `sim.window`). It
+reads only what a real cluster also exposes — windows of rate / errors / p95 (per version too),
+utilisation, replicas and pods, revisions, route weights, events — plus the scenario's nominal
+per-replica capacity (what a capacity test would give). It never reads the future, the version
+factors or slowdown settings.
+
+`SimObserver` keeps a little memory per service (recent offered load for the trend, recent loss
+events, the revision list until it changes); reading never changes the simulator.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from quarterdeck.agents.brain.diagnosis import LOSS_REASONS
+from quarterdeck.agents.brain.observation import (
+    EventInfo,
+    RevisionInfo,
+    ServiceObservation,
+    VersionStats,
+    Window,
+)
+from quarterdeck.core.models import Target
+
+if TYPE_CHECKING:
+    from quarterdeck.sim.engine import Simulator
+    from quarterdeck.sim.views import ServiceView
+
+TREND_S = 90.0  # the load trend is fitted over this much history
+RECENT_WINDOW_S = 15.0  # "offered load now": one decision interval, smooths per-tick noise
+
+
+@dataclass
+class _Memory:
+    load: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=16))
+    losses: deque[EventInfo] = field(default_factory=lambda: deque(maxlen=32))
+    revisions_key: tuple[int, str | None] | None = None
+    revisions: tuple[RevisionInfo, ...] = ()
+
+
+def slope(points: list[tuple[float, float]]) -> float | None:
+    """Least-squares slope of (t, v) points; None with fewer than three."""
+    if len(points) < 3:
+        return None
+    n = len(points)
+    mt = sum(t for t, _ in points) / n
+    mv = sum(v for _, v in points) / n
+    den = sum((t - mt) ** 2 for t, _ in points)
+    if den <= 0:
+        return None
+    return sum((t - mt) * (v - mv) for t, v in points) / den
+
+
+class SimObserver:
+    def __init__(self, windows: tuple[float, ...] = (60.0, 300.0)) -> None:
+        self.windows = windows
+        self._mem: dict[tuple[str, str], _Memory] = {}
+        self._events_seen = 0.0
+
+    def observe_all(self, sim: Simulator) -> list[ServiceObservation]:
+        self._read_events(sim)
+        return [self.observe(sim, v) for v in sim.services()]
+
+    def _read_events(self, sim: Simulator) -> None:
+        # Only reasons and kinds are kept for decisions; the message rides along as data.
+        for e in sim.events(since=self._events_seen):
+            if e.service is None or e.reason not in LOSS_REASONS or e.t < self._events_seen:
+                continue
+            mem = self._mem.setdefault((e.namespace, e.service), _Memory())
+            mem.losses.append(
+                EventInfo(t=e.t, reason=e.reason, kind=e.kind, type=e.type, message=e.message)
+            )
+        self._events_seen = sim.now + 1e-9
+
+    def observe(self, sim: Simulator, v: ServiceView) -> ServiceObservation:
+        ns, name = v.namespace, v.name
+        mem = self._mem.setdefault((ns, name), _Memory())
+        now = sim.now
+        sample = sim.sample(ns, name)
+        recent = sim.window(ns, name, RECENT_WINDOW_S)
+        offered = recent.request_rate
+        mem.load.append((now, offered))
+        trend = slope([(t, r) for t, r in mem.load if now - t <= TREND_S])
+        cap = None
+        u = sample.utilisation
+        if sample.ready_replicas > 0 and u > 0 and math.isfinite(u):
+            cap = sample.offered_rps / (u * sample.ready_replicas)
+        elif v.capacity_rps > 0:
+            cap = v.capacity_rps  # nothing served: the nominal figure
+        util = None
+        if cap and v.ready_replicas > 0:
+            util = offered / (cap * v.ready_replicas)
+        elif offered > 0:
+            util = math.inf
+        windows = tuple(
+            Window(s, w.request_rate, w.error_ratio, w.p95_ms)
+            for s, w in ((s, sim.window(ns, name, s)) for s in self.windows)
+        )
+        versions: tuple[VersionStats, ...] = ()
+        live = [k for k, w in v.route_weights.items() if w > 0]
+        if v.canary_version or v.rolling_out or len(live) > 1:
+            names = dict.fromkeys(
+                [v.version, *(v.route_weights), *([v.canary_version] if v.canary_version else [])]
+            )
+            stats = []
+            for ver in names:
+                try:
+                    w = sim.window(ns, name, self.windows[0], version=ver)
+                except Exception:  # a version without a lane: nothing to judge
+                    continue
+                stats.append(
+                    VersionStats(
+                        version=ver,
+                        weight=v.route_weights.get(ver, 0),
+                        request_rate=w.request_rate,
+                        error_ratio=w.error_ratio if w.request_rate > 0 else None,
+                        p95_ms=w.p95_ms,
+                    )
+                )
+            versions = tuple(stats)
+        key = (v.revision, v.canary_version)
+        if mem.revisions_key != key:
+            mem.revisions = tuple(
+                RevisionInfo(
+                    number=r.number,
+                    version=r.version,
+                    created_at=r.created_at,
+                    current=r.current,
+                    canary=r.canary,
+                )
+                for r in sim.revisions(ns, name)
+            )
+            mem.revisions_key = key
+        return ServiceObservation(
+            target=Target(namespace=ns, service=name),
+            at=now,
+            slo_p95_ms=v.slo_p95_latency_ms,
+            slo_error_ratio=v.slo_error_ratio,
+            spec_replicas=v.spec_replicas,
+            ready=v.ready_replicas,
+            starting=v.pending + v.starting,
+            pending=v.pending,
+            min_replicas=v.min_replicas,
+            max_replicas=v.max_replicas,
+            utilisation=util,
+            offered_rps=offered,
+            load_slope=trend,
+            nominal_capacity_rps=v.capacity_rps or None,
+            startup_s=v.startup_s,
+            gpu_per_pod=v.pod_gpu,
+            windows=windows,
+            version=v.version,
+            revision=v.revision,
+            revisions=mem.revisions,
+            canary_version=v.canary_version,
+            rolling_out=v.rolling_out,
+            route_weights=dict(v.route_weights),
+            versions=versions,
+            events=tuple(e for e in mem.losses if now - e.t <= 900.0),
+        )
