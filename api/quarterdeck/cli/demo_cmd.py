@@ -257,6 +257,21 @@ async def _ask(
         approve, note = False, "no terminal to ask and no --yes: rejected (the safe default)"
     outcome = await emb.runtime.decide(p.id, approve=approve, principal=DEMO_APPROVER, comment=note)
     console.print(f"  → {escape(note)}: {escape(outcome.message)}\n")
+    if (outcome.report or {}).get("status") == "applied":
+        from quarterdeck.sim.runner import ActionRecord
+
+        tally.actions[v.action.kind] += 1
+        tally.log.append(
+            ActionRecord(
+                t=emb.sim.now,
+                target=str(p.target),
+                kind=v.action.kind,
+                action=v.action.model_dump(mode="json"),
+                outcome="applied",
+                message=outcome.message,
+                proposal_id=p.id,
+            )
+        )
 
 
 def _summary(emb: Embedded, tally: _Tally, path: Path, run_dir: Path, console: Console) -> bool:

@@ -1,0 +1,1 @@
+"""quarterdeck demo, end to end."""
