@@ -47,7 +47,7 @@ ROUTE_IDS = [f"{m} {p}" for m, p, _, _ in ROUTES]
         pytest.param({"Authorization": f"Basic {PEOPLE['ada'][0]}"}, id="not-bearer"),
     ],
 )
-async def test_without_a_valid_token_401_with_challenge(
+async def test_without_a_valid_token_401_with_challenge(  # noqa: PLR0917 - pytest parameters
     shared_api: Api, method: str, path: str, body: Any, role: Role, headers: dict[str, str]
 ) -> None:
     r = await shared_api.client.request(method, path, json=body, headers=headers)
