@@ -239,7 +239,7 @@ spec:
         && proposal.evidence[0].age_s == 10.0
     - id: service
       expression: >-
-        service.known && service.healthy_versions == ['v1']
+        service.known && service.healthy_versions == ['v1'] && service.versions == ['v1', 'v2']
         && service.route_weights == {'v2': 100}
     - {id: cluster, expression: "cluster.gpus_free == 8"}
     - id: now

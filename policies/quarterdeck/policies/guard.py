@@ -42,7 +42,7 @@ class Guard:
             service=context.service(target.namespace, target.service),
             history=self._history_for(target.namespace, target.service, context),
             with_stdlib=self.policy_set.uses_stdlib,
-            fields=self.policy_set.fields,
+            fields=self.policy_set.fields_by_kind[proposal.kind],
         )
         matches: list[RuleMatch] = []
         for rule in self._clamps:

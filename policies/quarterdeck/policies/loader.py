@@ -18,6 +18,8 @@ from typing import Any, NamedTuple
 import yaml
 from pydantic import ValidationError
 
+from quarterdeck.core.models import ACTION_KINDS
+
 from .cel_rules import CelClamp, CelPolicy, CelValidation
 from .expressions import Expression, ExpressionError, Fields, compile_expression, merge_fields
 from .guards import build_rules, history_retention
@@ -72,7 +74,10 @@ class PolicySet:
     """How far back (seconds) the stateful guards look at applied actions."""
     uses_stdlib: bool
     fields: Fields
-    """Every CEL variable (and field) some rule reads: all an evaluation hands to CEL."""
+    """Every CEL variable (and field) some rule reads."""
+    fields_by_kind: dict[str, Fields]
+    """The same, per action kind, from the rules whose `match.kinds` allow it: all that an
+    evaluation of a proposal of that kind hands to CEL."""
 
     @property
     def rule_ids(self) -> tuple[str, ...]:
@@ -207,6 +212,10 @@ def load_policies(paths: Iterable[str | Path] | str | Path) -> PolicySet:
         retention=retention,
         uses_stdlib=any(r.uses_stdlib for r in rules),
         fields=_union(rules),
+        fields_by_kind={
+            kind: _union([r for r in rules if r.match.kinds is None or kind in r.match.kinds])
+            for kind in ACTION_KINDS
+        },
     )
 
 
