@@ -406,3 +406,16 @@ def test_canary_step_can_clamp_every_weight_part_of_the_way(
     moved = [abs(v.action.weights.get(k, 0) - current.get(k, 0)) for k in expected]
     assert max(moved) <= 25
     assert v.clamped is (expected != requested)
+
+
+def test_a_rule_that_breaks_denies_instead_of_raising(guard_for, monkeypatch):
+    from quarterdeck.policies.guards.pacing import CooldownRule
+
+    def broken(self, ev):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(CooldownRule, "evaluate", broken)
+    v = guard_for(settings("cooldown: {period: 60s}")).evaluate(proposal(SCALE_6), context())
+    assert v.decision is Decision.DENY
+    assert ids(v) == ["cooldown"]
+    assert "ZeroDivisionError: boom" in v.message
