@@ -106,14 +106,14 @@ class SimObserver:
         versions: tuple[VersionStats, ...] = ()
         live = [k for k, w in v.route_weights.items() if w > 0]
         if v.canary_version or v.rolling_out or len(live) > 1:
-            names = dict.fromkeys(
-                [v.version, *(v.route_weights), *([v.canary_version] if v.canary_version else [])]
-            )
+            names = dict.fromkeys([v.version, *v.route_weights, *v.versions])
             stats = []
             for ver in names:
                 try:
                     w = sim.window(ns, name, self.windows[0], version=ver)
                 except Exception:  # a version without a lane: nothing to judge
+                    continue
+                if w.request_rate <= 0 and ver != v.version:
                     continue
                 stats.append(
                     VersionStats(

@@ -254,6 +254,7 @@ def diagnose(obs: ServiceObservation, settings: DiagnosisSettings | None = None)
         "projected_load_rps": load,
         "min_replicas": obs.min_replicas,
         "max_replicas": obs.max_replicas,
+        "route_weights": dict(obs.route_weights),
     }
     severe: Severity = "breach" if burn.breach else "risk"
 
@@ -299,10 +300,17 @@ def diagnose(obs: ServiceObservation, settings: DiagnosisSettings | None = None)
         if how == "canary" and stable is not None and not burn.breach:
             details = details | _promotion(obs, s, suspect, stable)
     cur = obs.revision_info(obs.revision)
+    # A revision is new (a suspect) when it was created recently and is the newest one created:
+    # a rollback re-uses the old ReplicaSet (renumbered, created long ago), so it is not new.
     young = (
         cur is not None
         and cur.created_at is not None
         and obs.at - cur.created_at <= s.recent_deploy_s
+        and all(
+            r.created_at is None or r.created_at <= cur.created_at
+            for r in obs.revisions
+            if not r.canary
+        )
     )
     prev = _previous_version(obs)
     util = obs.utilisation

@@ -4,9 +4,10 @@
 planner agent can plan from what the observer sent over the wire:
 
 - `load`: scale to ceil(projected load / (capacity per replica × target utilisation)), bounded
-  by max_replicas; then a 25 % larger step. Nothing when the pods already starting cover it.
-- `bad_version`: a canary → route 100 % to the stable version, then roll back; a rollout →
-  roll back to the previous healthy revision.
+  by max_replicas (first a step of `max_step_up` when the need is bigger); then a 25 % larger
+  step. Nothing when the pods already starting cover it.
+- `bad_version`: a canary → roll back to the stable version (ends the canary and frees its
+  pods), then route 100 % to stable; a rollout → roll back to the previous healthy revision.
 - `lost_capacity`: nothing while the pods starting cover the need (they are ready before new
   ones would be); else scale up to compensate.
 - `slow_dependency`: scale modestly (to what the slower replicas need, at most double) and say
@@ -41,6 +42,14 @@ Rank = Callable[[Sequence["Candidate"]], Sequence[Sequence[float]]]
 
 
 @dataclass(frozen=True)
+class PlannerSettings:
+    max_step_up: int | None = 10
+    """Largest scale-up proposed first: the default policies let an agent change at most 10
+    replicas without a human (`agent-replica-touch`). A bigger need gets this step first and the
+    full step as the alternative, so `auto` mode keeps moving during a surge."""
+
+
+@dataclass(frozen=True)
 class Candidate:
     action: Action
     reason: str
@@ -67,43 +76,46 @@ def _bounded(n: int, d: dict[str, Any]) -> int:
     return min(n, hi) if hi > 0 else n
 
 
-def _scale_up(diag: Diagnosis, want: int, why: str) -> list[Candidate]:
+def _scale_up(diag: Diagnosis, want: int, why: str, settings: PlannerSettings) -> list[Candidate]:
     d = diag.details
     spec = _int(d, "replicas")
     first = _bounded(want, d)
-    out = []
-    if first > spec:
-        out.append(Candidate(ScaleAction(replicas=first), f"{why}; scale {spec} → {first}"))
-        bigger = _bounded(math.ceil(want * 1.25), d)
-        if bigger > first:
-            out.append(
-                Candidate(
-                    ScaleAction(replicas=bigger),
-                    f"{why}; scale {spec} → {bigger} (25 % headroom)",
-                )
+    out: list[Candidate] = []
+    if first <= spec:
+        return out
+    step = settings.max_step_up
+    if step is not None and first - spec > step:
+        # Several autonomous steps beat one step that waits for a human during a surge.
+        out.append(
+            Candidate(
+                ScaleAction(replicas=spec + step),
+                f"{why}; scale {spec} → {spec + step} (a step of {step} toward {first})",
             )
+        )
+    out.append(Candidate(ScaleAction(replicas=first), f"{why}; scale {spec} → {first}"))
+    bigger = _bounded(math.ceil(want * 1.25), d)
+    if bigger > first and (step is None or bigger - spec <= step):
+        out.append(
+            Candidate(
+                ScaleAction(replicas=bigger), f"{why}; scale {spec} → {bigger} (25 % headroom)"
+            )
+        )
     return out
 
 
-def candidates(diag: Diagnosis) -> list[Candidate]:
+def candidates(diag: Diagnosis, settings: PlannerSettings | None = None) -> list[Candidate]:
     """Every action that could help, preferred first (see the module table)."""
+    ps = settings or PlannerSettings()
     d = diag.details
     spec, ready = _int(d, "replicas"), _int(d, "ready")
     starting, pending = _int(d, "starting"), _int(d, "pending")
     need = d.get("needed")
     need_n = int(need) if isinstance(need, int | float) else None
     if diag.cause == "load" and need_n is not None:
-        return _scale_up(diag, need_n, diag.summary)
+        return _scale_up(diag, need_n, diag.summary, ps)
     if diag.cause == "bad_version":
         out: list[Candidate] = []
         suspect, stable = d.get("suspect"), d.get("stable")
-        if d.get("how") == "canary" and isinstance(stable, str) and isinstance(suspect, str):
-            out.append(
-                Candidate(
-                    RouteAction(weights={stable: 100, suspect: 0}),
-                    f"{diag.summary}; send all traffic back to {stable}",
-                )
-            )
         to = d.get("rollback_to")
         rev = d.get("rollback_revision")
         if isinstance(to, str) and to != suspect:
@@ -114,19 +126,29 @@ def candidates(diag: Diagnosis) -> list[Candidate]:
                     f"{diag.summary}; roll back to {to}",
                 )
             )
+        weights = d.get("route_weights") or {}
+        if d.get("how") == "canary" and isinstance(stable, str) and isinstance(suspect, str):
+            back = {stable: 100, suspect: 0}
+            if weights != back:
+                out.append(
+                    Candidate(
+                        RouteAction(weights=back),
+                        f"{diag.summary}; send all traffic back to {stable}",
+                    )
+                )
         return out
     if diag.cause == "lost_capacity":
         coming = ready + starting - pending
         if need_n is None or coming >= need_n:
             return []  # the replacements start sooner than anything new would
-        return _scale_up(diag, need_n + pending, f"{diag.summary}; compensate")
+        return _scale_up(diag, need_n + pending, f"{diag.summary}; compensate", ps)
     if diag.cause == "slow_dependency":
         if need_n is None or need_n <= spec:
             return []
         modest = min(need_n, max(2 * spec, spec + 1))
         return [
             Candidate(c.action, c.reason, "escalate: a human should check the slow dependency")
-            for c in _scale_up(diag, modest, diag.summary)[:1]
+            for c in _scale_up(diag, modest, diag.summary, ps)[:1]
         ]
     if diag.cause == "overprovisioned" and need_n is not None:
         target = _bounded(need_n, d)
@@ -145,10 +167,14 @@ def candidates(diag: Diagnosis) -> list[Candidate]:
 
 
 def plan(
-    diag: Diagnosis, *, pending: Collection[str] = (), rank: Rank | None = None
+    diag: Diagnosis,
+    *,
+    pending: Collection[str] = (),
+    rank: Rank | None = None,
+    settings: PlannerSettings | None = None,
 ) -> list[Candidate]:
     """Candidates not already pending for this incident, best first."""
-    fresh = [c for c in candidates(diag) if c.key(diag.target) not in pending]
+    fresh = [c for c in candidates(diag, settings) if c.key(diag.target) not in pending]
     if rank is None or len(fresh) < 2:
         return fresh
     scores = list(rank(fresh))
