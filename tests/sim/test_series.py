@@ -152,3 +152,26 @@ def test_longest_window_agrees_with_series():
     assert total / 900 == pytest.approx(w.request_rate, rel=1e-9)
     with pytest.raises(ValueError, match="window must be within"):
         s.window("ml", "api", 901)
+
+
+def test_node_pool_series_follow_requests_and_failures():
+    pools = {"node_pools": [{"name": "cpu", "count": 2, "cpu": 4, "memory_gib": 16}]}
+    fail = {"at": "5m", "type": "node_failure", "pool": "cpu", "count": 1, "duration": "10m"}
+    s = sim(cluster=pools, svc={"replicas": 3}, events=[fail])
+    s.advance(1200)
+
+    def one(name):
+        [x] = s.series.select(name, [("pool", "=", "cpu")])
+        return x
+
+    ready, alloc, req = (
+        one("qd_node_pool_nodes_ready"),
+        one("qd_node_pool_cpu_allocatable_cores"),
+        one("qd_node_pool_cpu_requested_cores"),
+    )
+    assert (_at(ready, 295.0), _at(ready, 305.0), _at(ready, 905.0)) == (2, 1, 2)
+    assert (_at(alloc, 295.0), _at(alloc, 305.0)) == (8, 4)
+    assert _at(req, 295.0) == 6  # 3 pods × 2 cpu
+    assert _at(req, 305.0) == 4  # one pod fits on the surviving node, one is Pending
+    assert _at(req, 905.0) == 6
+    assert one("qd_node_pool_gpu_allocatable").v.max() == 0

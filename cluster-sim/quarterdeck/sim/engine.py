@@ -73,6 +73,14 @@ DEFAULT_EPOCH = 1767225600.0  # 2026-01-01T00:00:00Z: sim t = 0, so runs stay re
 HISTORY_S = 900.0  # how far back `window()` can look at per-tick resolution
 MAX_BLOCK = 120  # ticks per numpy block (bounds memory, keeps the ring buffers small)
 _EPS = 1e-9
+# Per node pool gauges, in the order `_pool_gauges` computes them.
+POOL_SERIES = (
+    "qd_node_pool_cpu_requested_cores",
+    "qd_node_pool_cpu_allocatable_cores",
+    "qd_node_pool_gpu_requested",
+    "qd_node_pool_gpu_allocatable",
+    "qd_node_pool_nodes_ready",
+)
 # Counter columns sampled per lane, in the order `_register_lane` creates their series.
 _SAMPLED = np.array([COL_OK, COL_ERR, COL_DROP, COL_SUM, COL_SERVED, *range(COL_B0, N_COLS)])
 
@@ -196,6 +204,16 @@ class Simulator:
                 ]
             )
         self._svc_cols = np.array(svc_cols, dtype=np.intp).T.reshape(-1)  # grouped by metric
+        self._pools = [p.name for p in self.scenario.cluster.node_pools]
+        self._pool_cols = np.array(
+            [
+                self.series.column(name, {"pool": pool})
+                for name in POOL_SERIES
+                for pool in self._pools
+            ],
+            dtype=np.intp,
+        )
+        self._pool_vals = np.zeros(len(self._pool_cols))
         self._active_lanes = np.zeros(0, dtype=np.intp)
         self._write_cols: NDArray[np.intp] | None = None  # series columns of one sample row
 
@@ -294,6 +312,22 @@ class Simulator:
                 break
         if changed:
             self._refresh(changed)
+        self._pool_gauges()
+
+    def _pool_gauges(self) -> None:
+        """Requested and allocatable cpu/GPU and ready nodes per pool (for the series)."""
+        n = len(self._pools)
+        vals = np.zeros((len(POOL_SERIES), n))
+        index = {p: i for i, p in enumerate(self._pools)}
+        for node in self.cluster.nodes:
+            j = index[node.pool]
+            vals[0, j] += node.used_cpu
+            vals[2, j] += node.used_gpu
+            if node.ready:
+                vals[1, j] += node.cpu
+                vals[3, j] += node.gpu
+                vals[4, j] += 1
+        self._pool_vals = vals.reshape(-1)
 
     def _fire_due(self, now: float) -> None:
         while self._timers and self._timers[0][0] <= now + _EPS:
@@ -480,7 +514,7 @@ class Simulator:
         act = self._active_lanes
         if self._write_cols is None:
             lane_cols = [self._lane_cols[int(a)] for a in act]
-            self._write_cols = np.concatenate([self._svc_cols, *lane_cols])
+            self._write_cols = np.concatenate([self._svc_cols, self._pool_cols, *lane_cols])
         vals = np.empty((m, len(self._write_cols)))
         vals[:, 0:n] = self._svc_spec
         vals[:, n : 2 * n] = self._svc_ready
@@ -488,9 +522,11 @@ class Simulator:
         vals[:, 3 * n : 4 * n] = offered
         np.divide(offered, cap, out=vals[:, 4 * n : 5 * n], where=cap > 0)
         vals[:, 4 * n : 5 * n][:, cap <= 0] = np.where(offered[:, cap <= 0] > 0, np.inf, 0.0)
+        n_pool = len(self._pool_vals)
+        vals[:, 5 * n : 5 * n + n_pool] = self._pool_vals
         if act.size:
             per_lane = len(_SAMPLED) + 1
-            lane_vals = vals[:, 5 * n :].reshape(m, act.size, per_lane)
+            lane_vals = vals[:, 5 * n + n_pool :].reshape(m, act.size, per_lane)
             lane_vals[:, :, :-1] = 0.0 if snap is None else snap[:, act][:, :, _SAMPLED]
             lane_vals[:, :, -1] = self.lanes.share[act] * 100.0
         self.series.append(t, self._write_cols, vals)
