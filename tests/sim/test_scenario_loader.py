@@ -91,6 +91,7 @@ BAD = {
         "after the end",
     ),
     "wrong-format-version": (scenario_dict(version=2), "version", "1"),
+    "negative-seed": (scenario_dict(seed=-3), "seed", "greater than or equal to 0"),
     "canary-weight-out-of-range": (
         _event(
             {"at": "1m", "type": "deploy", "service": "api", "version": "v2", "canary_weight": 150}

@@ -94,6 +94,8 @@ class Simulator:
     ) -> None:  # fmt: skip
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else int(seed)
+        if self.seed < 0:
+            raise ValueError(f"seed must be ≥ 0, got {self.seed}")
         self.epoch = float(epoch)
         self.tick = scenario.tick
         self.duration = scenario.duration

@@ -201,7 +201,7 @@ class Scenario(_Model):
     version: Literal[1]
     name: str = Field(pattern=_LABEL, max_length=63)
     description: str = ""
-    seed: int = 0
+    seed: int = Field(default=0, ge=0)
     duration: Duration
     tick: Duration = 1.0
     controller_interval: Duration = 15.0
