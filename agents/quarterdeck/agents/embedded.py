@@ -12,9 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from quarterdeck.agents.brains import health_diagnoser
+from quarterdeck.agents.brains import brain_intents, sim_diagnoser, sim_planner
 from quarterdeck.agents.executor import ExecutorSettings
-from quarterdeck.agents.interim import interim_intents, interim_planner
 from quarterdeck.agents.loop import LoopMode
 from quarterdeck.agents.runtime import Brains, Runtime, RuntimeDeps, RuntimeSettings
 from quarterdeck.audit import AuditKey, AuditLog
@@ -40,12 +39,13 @@ class Embedded:
 
 
 def default_brains(deps: RuntimeDeps, reads: ReadTools) -> Brains:
-    """The observer's SLO check from the read tools; the interim planner (ranked by the
-    simulator's what-if) and intent parser until the reasoning brain is wired in."""
+    """The brain on the in-process simulator: burn-rate breaches and diagnosis by cause from the
+    simulator's windows, candidates ranked by the what-if, the brain's intent parser."""
+    sim = deps.simulator
     return Brains(
-        diagnose=health_diagnoser(reads, deps.cluster),
-        plan=interim_planner(deps.cluster, deps.simulator),
-        understand=interim_intents(deps.cluster),
+        diagnose=sim_diagnoser(sim, reads),
+        plan=sim_planner(sim),
+        understand=brain_intents(deps.cluster),
     )
 
 

@@ -1,6 +1,6 @@
 """The autonomous loop: every interval, observe all services and act according to the mode.
 
-| mode      | on an SLO breach                                                     |
+| mode      | on an SLO breach (or a diagnosed risk)                               |
 | --------- | -------------------------------------------------------------------- |
 | `observe` | report it; nothing proposed, nothing applied                         |
 | `suggest` | ask the planner; record its best new proposal; nothing applied       |
@@ -61,6 +61,11 @@ EventKind = Literal[
 ]
 
 
+# Kinds that repeat step after step while nothing changes; a repeat is neither listed nor
+# audited again (the step's `health` still shows every service every step).
+_QUIET_REPEATS = frozenset({"reported", "waiting", "nothing_to_do", "standing_still"})
+
+
 class LoopEvent(BaseModel):
     """One thing the loop noticed or did in a step, in values and in words."""
 
@@ -95,6 +100,7 @@ class Incident:
     tried: dict[str, float | None] = field(default_factory=dict)
     proposals: list[str] = field(default_factory=list)
     healthy_steps: int = 0  # consecutive steps within SLO
+    cause: str | None = None
 
     @property
     def trace_id(self) -> str:
@@ -127,6 +133,7 @@ class AutonomousLoop:
         self.clock = clock
         self.mode = mode
         self.incidents: dict[Target, Incident] = {}
+        self._said: dict[str, tuple[str, str]] = {}  # service → its last event (kind, message)
 
     async def step(self) -> LoopStep:
         """One pass: verify what settled, observe every service, act on breaches per the mode."""
@@ -181,11 +188,32 @@ class AutonomousLoop:
             return
         if incident is not None:
             incident.healthy_steps = 0
+            cause = health.cause if health.cause != "none" else None
+            if cause and not incident.cause:
+                incident.cause = cause
+            if cause and incident.cause and cause != incident.cause:
+                # A different cause is a different incident (its own trace, its own actions).
+                del self.incidents[target]
+                self._emit(
+                    out,
+                    LoopEvent(
+                        kind="incident_closed",
+                        service=str(target),
+                        incident_id=incident.id,
+                        message=f"cause changed from {incident.cause} to {cause}; "
+                        f"incident {incident.id} closed",
+                    ),
+                    incident,
+                )
+                incident = None
         if incident is None:
+            known = health.cause if health.cause != "none" else None
+            tag = f"{known}-" if known else ""
             incident = Incident(
-                id=f"inc-{target.namespace}-{target.service}-{out.at:.0f}",
+                id=f"inc-{target.namespace}-{target.service}-{tag}{out.at:.0f}",
                 target=target,
                 opened_at=out.at,
+                cause=known,
             )
             self.incidents[target] = incident
             self.audit.append(
@@ -352,6 +380,10 @@ class AutonomousLoop:
     def _emit(
         self, out: LoopStep, event: LoopEvent, incident: Incident | None, *, audit: bool = True
     ) -> None:
+        said = (event.kind, event.message)
+        if event.kind in _QUIET_REPEATS and self._said.get(event.service) == said:
+            return  # the same "still waiting / nothing new" as last step: said once is enough
+        self._said[event.service] = said
         out.events.append(event)
         if audit:
             trace = incident.trace_id if incident else f"trace-loop-{out.at:.0f}"

@@ -112,17 +112,12 @@ class CoordinatorAgent(AgentExecutor):
         intent = self._understand(text)
         await self._say(up, f"understood: {intent.explanation or intent.kind}", {"intent": intent})
         if intent.kind == "unknown":
-            await up.complete(
-                up.new_agent_message(
-                    [
-                        Part(
-                            text="I did not understand that as a request about a service. Try "
-                            '"how is fraud-detector doing?", "p95 of ranker is high, fix it", '
-                            '"scale fraud-detector to 6", "roll back recommender".'
-                        )
-                    ]
-                )
+            text = intent.explanation or (
+                "I did not understand that as a request about a service. Try "
+                '"how is fraud-detector doing?", "p95 of ranker is high, fix it", '
+                '"scale fraud-detector to 6", "roll back recommender".'
             )
+            await up.complete(up.new_agent_message([Part(text=text)]))
             return
         services = [intent.target] if intent.target else None
         where = str(intent.target) if intent.target else "every service"

@@ -19,6 +19,7 @@ from quarterdeck.core.models import Action, ActionProposal, Evidence, Target
 class Health(StrEnum):
     OK = "ok"
     BREACH = "breach"  # an SLO is violated now
+    RISK = "risk"  # not (yet) violated, but worth acting on: a bad canary, load about to exceed
     NO_DATA = "no_data"  # signals missing or stale: nobody should act on this service
 
 
@@ -29,6 +30,7 @@ class ServiceHealth(BaseModel):
     health: Health
     summary: str = Field(description="one plain sentence a person can read")
     breaches: tuple[str, ...] = Field(default=(), description="signals over their SLO")
+    cause: str | None = Field(default=None, description="the diagnosed cause, when known")
     evidence: tuple[Evidence, ...] = ()
     diagnosis: dict[str, Any] | None = Field(
         default=None, description="the brain's full diagnosis; the planner's input"
