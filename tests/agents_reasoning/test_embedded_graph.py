@@ -1,0 +1,34 @@
+"""The embedded reasoner drives the same graph with the same tools."""
+
+from __future__ import annotations
+
+from quarterdeck.agents.graph import AgentTask, run_agent
+from quarterdeck.agents.reasoning.agent_brains import reasoner_brains
+from quarterdeck.agents.reasoning.embedded import EmbeddedReasoner
+
+from .conftest import World
+
+
+def test_observer_turn_reads_tools_and_diagnoses(world: World) -> None:
+    out = run_agent("observer", EmbeddedReasoner(), world.registry, AgentTask(text="diagnose"))
+    assert out.stopped == "final"
+    assert out.calls[0].name == "service_health"
+    assert out.payload is not None
+    (d,) = out.payload["diagnoses"]
+    assert d["target"]["service"] == "ranker" and d["cause"] == "none"
+
+
+def test_injected_event_text_changes_no_decision(world: World) -> None:
+    brains = reasoner_brains(EmbeddedReasoner(), world.registry, world.cluster)
+    (health,) = brains.diagnose(None)
+    assert health.health.value == "ok"
+    assert brains.plan(health).proposals == []
+    assert world.sim.service("ml", "ranker").spec_replicas == 3
+
+
+def test_coordinator_understands_through_the_graph(world: World) -> None:
+    brains = reasoner_brains(EmbeddedReasoner(), world.registry, world.cluster)
+    intent = brains.understand("send 10 % of ranker traffic to v2")
+    assert intent.kind == "act" and intent.action is not None
+    assert intent.action.model_dump() == {"kind": "route", "weights": {"v2": 10, "v1": 90}}
+    assert brains.understand("make me a sandwich").kind == "unknown"
