@@ -11,6 +11,8 @@ from quarterdeck.cli import (
     demo_cmd,
     dryrun_cmd,
     policy_cmd,
+    remote_cmd,
+    serve_cmd,
     sim_cmd,
     token_cmd,
 )
@@ -32,6 +34,8 @@ for _module in (
     dryrun_cmd,
     agents_cmd,
     token_cmd,
+    serve_cmd,
+    remote_cmd,
 ):
     _module.register(app)
 
