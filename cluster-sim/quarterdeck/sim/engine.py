@@ -264,8 +264,8 @@ class Simulator:
     def fork(self) -> Simulator:
         """An independent copy (state, RNG, history, series); advancing it leaves self untouched."""
         memo: dict[int, Any] = {id(self.scenario): self.scenario}
-        for s in self.scenario.services:  # immutable specs are shared
-            memo[id(s)] = s
+        for spec in [*self.scenario.services, *self.scenario.events]:  # immutable: shared
+            memo[id(spec)] = spec
         for view in [*self._views.values(), *self._pod_views.values()]:  # frozen: shared too
             memo[id(view)] = view
         return copy.deepcopy(self, memo)
