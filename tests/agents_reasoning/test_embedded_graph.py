@@ -15,7 +15,8 @@ def test_observer_turn_reads_tools_and_diagnoses(world: World) -> None:
     assert out.calls[0].name == "service_health"
     assert out.payload is not None
     (d,) = out.payload["diagnoses"]
-    assert d["target"]["service"] == "ranker" and d["cause"] == "none"
+    assert d["target"]["service"] == "ranker"
+    assert d["cause"] == "none"
 
 
 def test_injected_event_text_changes_no_decision(world: World) -> None:
@@ -29,6 +30,7 @@ def test_injected_event_text_changes_no_decision(world: World) -> None:
 def test_coordinator_understands_through_the_graph(world: World) -> None:
     brains = reasoner_brains(EmbeddedReasoner(), world.registry, world.cluster)
     intent = brains.understand("send 10 % of ranker traffic to v2")
-    assert intent.kind == "act" and intent.action is not None
+    assert intent.kind == "act"
+    assert intent.action is not None
     assert intent.action.model_dump() == {"kind": "route", "weights": {"v2": 10, "v1": 90}}
     assert brains.understand("make me a sandwich").kind == "unknown"

@@ -21,7 +21,7 @@ from .fake_openai import FakeOpenAI, Turn, args, free_port
 
 
 def _llm(fake: FakeOpenAI, **kw: object) -> OpenAIReasoner:
-    return OpenAIReasoner(LLMSettings(base_url=fake.url, model="fake-1", **kw))  # type: ignore[arg-type]
+    return OpenAIReasoner(LLMSettings.model_validate({"base_url": fake.url, "model": "f", **kw}))
 
 
 def test_tool_calling_run_shows_results_to_the_model(fake_llm: FakeOpenAI, world: World) -> None:
@@ -33,18 +33,21 @@ def test_tool_calling_run_shows_results_to_the_model(fake_llm: FakeOpenAI, world
     assert out.stopped == "final"
     assert out.payload == {"diagnoses": []}
     assert [(c.name, c.status) for c in out.calls] == [("service_health", "success")]
-    assert out.usage.prompt_tokens == 100 and out.usage.completion_tokens == 20
+    assert out.usage.prompt_tokens == 100
+    assert out.usage.completion_tokens == 20
     first = fake_llm.requests[0]
     assert {t["function"]["name"] for t in first["tools"]} >= {"service_health", "scale"}
     shown = fake_llm.shown_tool_results()
-    assert len(shown) == 1 and '"service": "ml/ranker"' in shown[0]
+    assert len(shown) == 1
+    assert '"service": "ml/ranker"' in shown[0]
     assert first["max_tokens"] <= 1024
 
 
 def test_malformed_arguments_come_back_as_a_tool_error(fake_llm: FakeOpenAI, world: World) -> None:
     fake_llm.script = [Turn(tool_calls=[("get_signal", "{not json")]), Turn(content="sorry")]
     out = run_agent("observer", _llm(fake_llm), world.registry, AgentTask(text="x"))
-    assert out.calls[0].status == "error" and "not valid JSON" in (out.calls[0].error or "")
+    assert out.calls[0].status == "error"
+    assert "not valid JSON" in (out.calls[0].error or "")
     assert "not valid JSON" in fake_llm.shown_tool_results()[0]
     assert out.stopped == "final"
 
@@ -52,7 +55,8 @@ def test_malformed_arguments_come_back_as_a_tool_error(fake_llm: FakeOpenAI, wor
 def test_unknown_tool_is_refused(fake_llm: FakeOpenAI, world: World) -> None:
     fake_llm.script = [Turn(tool_calls=[("delete_cluster", "{}")]), Turn(content="ok")]
     out = run_agent("planner", _llm(fake_llm), world.registry, AgentTask(text="x"))
-    assert out.calls[0].status == "error" and "no tool named" in (out.calls[0].error or "")
+    assert out.calls[0].status == "error"
+    assert "no tool named" in (out.calls[0].error or "")
     assert out.proposals == ()
 
 
@@ -60,7 +64,7 @@ def test_invalid_arguments_are_validated_by_the_tool_model(
     fake_llm: FakeOpenAI, world: World
 ) -> None:
     bad = args(namespace="ml", service="ranker", replicas=-3)
-    fake_llm.script = [Turn(tool_calls=[("scale", bad)])] * 3 + [Turn(content="never")]
+    fake_llm.script = [*[Turn(tool_calls=[("scale", bad)])] * 3, Turn(content="never")]
     out = run_agent("planner", _llm(fake_llm), world.registry, AgentTask(text="x"))
     assert all("invalid arguments for scale" in (c.error or "") for c in out.calls)
     assert out.stopped == "tool_errors"  # bounded: three failures in a row end the turn
@@ -71,7 +75,8 @@ def test_invalid_arguments_are_validated_by_the_tool_model(
 def test_refusal_ends_the_turn(fake_llm: FakeOpenAI, world: World) -> None:
     fake_llm.script = [Turn(refusal="I can't help with that.")]
     out = run_agent("coordinator", _llm(fake_llm), world.registry, AgentTask(text="x"))
-    assert out.stopped == "refused" and "can't help" in (out.error or "")
+    assert out.stopped == "refused"
+    assert "can't help" in (out.error or "")
 
 
 def test_timeout_is_a_clear_error(fake_llm: FakeOpenAI, world: World) -> None:
@@ -87,14 +92,16 @@ def test_unreachable_server_fails_clearly_or_falls_back(world: World) -> None:
     url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
     llm = OpenAIReasoner(LLMSettings(base_url=url, model="m", max_retries=0, timeout_s=2))
     out = run_agent("observer", llm, world.registry, AgentTask(text="x"))
-    assert out.stopped == "unavailable" and "unreachable" in (out.error or "")
+    assert out.stopped == "unavailable"
+    assert "unreachable" in (out.error or "")
     assert url in (out.error or "")
 
     both = FallbackReasoner(llm, EmbeddedReasoner())
     out = run_agent("observer", both, world.registry, AgentTask(text="x"))
     assert out.stopped == "final"
     assert "answered by embedded" in out.text
-    assert out.payload is not None and [d["target"]["service"] for d in out.payload["diagnoses"]]
+    assert out.payload is not None
+    assert [d["target"]["service"] for d in out.payload["diagnoses"]]
     assert both.fallbacks
 
 
