@@ -91,6 +91,8 @@ BAD = {
         "after the end",
     ),
     "wrong-format-version": (scenario_dict(version=2), "version", "1"),
+    "no-versions": (_svc(versions=[]), "services[0].versions", "at least 1 item"),
+    "bad-item-not-blamed-on-list": (_svc(name="Bad_Name"), "services[0].name", "pattern"),
     "negative-seed": (scenario_dict(seed=-3), "seed", "greater than or equal to 0"),
     "canary-weight-out-of-range": (
         _event(

@@ -245,6 +245,8 @@ def _problem(err: Mapping[str, Any]) -> str:
         return "unknown key"
     if kind == "missing":
         return "required key is missing"
+    if kind == "too_short":
+        return f"must have at least {err.get('ctx', {}).get('min_length', 1)} item(s)"
     msg = str(err.get("msg", "invalid"))
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
@@ -312,7 +314,16 @@ def scenario_from_dict(data: Any, source: str | Path = "<scenario>") -> Scenario
     try:
         scn = Scenario.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors()
+        all_errors = exc.errors()
+        # A container also reports "too short" once a bad item is dropped: keep the item's error.
+        errors = [
+            e
+            for e in all_errors
+            if not any(
+                len(o["loc"]) > len(e["loc"]) and o["loc"][: len(e["loc"])] == e["loc"]
+                for o in all_errors
+            )
+        ] or all_errors
         first = errors[0]
         more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
         raise ScenarioError(source, _key_path(first["loc"]), _problem(first) + more) from None
