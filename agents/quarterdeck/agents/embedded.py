@@ -7,12 +7,12 @@ This is wiring only: it builds the dependencies and hands them to `Runtime.build
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from quarterdeck.agents.brains import brain_intents, sim_diagnoser, sim_planner
+from quarterdeck.agents.brains import with_whatif
 from quarterdeck.agents.executor import ExecutorSettings
 from quarterdeck.agents.loop import LoopMode
 from quarterdeck.agents.runtime import Brains, Runtime, RuntimeDeps, RuntimeSettings
@@ -39,14 +39,14 @@ class Embedded:
 
 
 def default_brains(deps: RuntimeDeps, reads: ReadTools) -> Brains:
-    """The brain on the in-process simulator: burn-rate breaches and diagnosis by cause from the
-    simulator's windows, candidates ranked by the what-if, the brain's intent parser."""
-    sim = deps.simulator
-    return Brains(
-        diagnose=sim_diagnoser(sim, reads),
-        plan=sim_planner(sim),
-        understand=brain_intents(deps.cluster),
-    )
+    """The reasoner (the embedded one unless `deps.reasoner` is set) thinking through the tool
+    graph, with the planner's proposals ranked and predicted by the simulator's what-if."""
+    from quarterdeck.agents.reasoning.agent_brains import embedded_brains
+
+    brains = embedded_brains(deps, reads)
+    if deps.simulator is not None:
+        brains = replace(brains, plan=with_whatif(brains.plan, deps.simulator))
+    return brains
 
 
 def build_embedded(
