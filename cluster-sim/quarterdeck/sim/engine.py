@@ -216,6 +216,7 @@ class Simulator:
             dtype=np.intp,
         )
         self._pool_vals = np.zeros(len(self._pool_cols))
+        self._pools_dirty = True  # a node failed or came back: recompute the pool gauges
         self._active_lanes = np.zeros(0, dtype=np.intp)
         self._write_cols: NDArray[np.intp] | None = None  # series columns of one sample row
 
@@ -314,7 +315,9 @@ class Simulator:
                 break
         if changed:
             self._refresh(changed)
-        self._pool_gauges()
+        if changed or self._pools_dirty:
+            self._pool_gauges()
+            self._pools_dirty = False
 
     def _pool_gauges(self) -> None:
         """Requested and allocatable cpu/GPU and ready nodes per pool (for the series)."""
@@ -336,6 +339,7 @@ class Simulator:
             _, _, kind, ref, value = heapq.heappop(self._timers)
             if kind == "node_up":
                 self.cluster.recover_node(now, self.cluster.node(ref))
+                self._pools_dirty = True
                 self._dirty.update(range(self._n_svc))  # pending pods may fit now
             elif kind == "slow_end":
                 i = int(ref)
@@ -357,6 +361,7 @@ class Simulator:
         if isinstance(ev, NodeFailure):
             nodes = [n for n in self.cluster.nodes if n.pool == ev.pool and n.ready][: ev.count]
             hit: set[int] = set()
+            self._pools_dirty = True
             for node in nodes:
                 hit.update(p.svc for p in self.cluster.fail_node(now, node))
                 if ev.duration is not None:
