@@ -306,6 +306,7 @@ def diagnose(obs: ServiceObservation, settings: DiagnosisSettings | None = None)
         cur is not None
         and cur.created_at is not None
         and obs.at - cur.created_at <= s.recent_deploy_s
+        and any(r.number < cur.number for r in obs.revisions)  # the first one is not "new"
         and all(
             r.created_at is None or r.created_at <= cur.created_at
             for r in obs.revisions
