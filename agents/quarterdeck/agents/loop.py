@@ -188,26 +188,11 @@ class AutonomousLoop:
             return
         if incident is not None:
             incident.healthy_steps = 0
-            cause = health.cause if health.cause != "none" else None
-            if cause and not incident.cause:
-                incident.cause = cause
-            if cause and incident.cause and cause != incident.cause:
-                # A different cause is a different incident (its own trace, its own actions).
-                del self.incidents[target]
-                self._emit(
-                    out,
-                    LoopEvent(
-                        kind="incident_closed",
-                        service=str(target),
-                        incident_id=incident.id,
-                        message=f"cause changed from {incident.cause} to {cause}; "
-                        f"incident {incident.id} closed",
-                    ),
-                    incident,
-                )
-                incident = None
+            # One incident per episode of trouble: the diagnosed cause may shift while an action
+            # settles (load → "slow" while new pods warm up); the trace stays the same.
+            incident.cause = _cause(health) or incident.cause
         if incident is None:
-            known = health.cause if health.cause != "none" else None
+            known = _cause(health)
             tag = f"{known}-" if known else ""
             incident = Incident(
                 id=f"inc-{target.namespace}-{target.service}-{tag}{out.at:.0f}",
@@ -398,6 +383,12 @@ class AutonomousLoop:
             proposal_id=event.proposal_id,
             service=event.service if event.service != "*" else None,
         )
+
+
+def _cause(health: ServiceHealth) -> str | None:
+    """The diagnosed cause, from the summary or the brain's diagnosis; None when unexplained."""
+    raw = health.cause or (health.diagnosis or {}).get("cause")
+    return str(raw) if raw and raw != "none" else None
 
 
 def _key(p: ActionProposal) -> str:
