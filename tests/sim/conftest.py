@@ -5,8 +5,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import pytest
-
 from quarterdeck.sim.engine import Simulator
 from quarterdeck.sim.scenario import Scenario, scenario_from_dict
 
@@ -55,8 +53,3 @@ def scenario(**top: Any) -> Scenario:
 
 def sim(**top: Any) -> Simulator:
     return Simulator(scenario(**top))
-
-
-@pytest.fixture
-def make_sim():
-    return sim
