@@ -27,11 +27,14 @@ class ScriptedBrains:
     def __init__(self, cluster: FakeCluster, board: SignalBoard, clock: ManualClock) -> None:
         self.cluster, self.board, self.clock = cluster, board, clock
         self.plans = 0
+        self.silent: set[str] = set()  # services this observer says nothing about
 
     def diagnose(self, services: Sequence[Target] | None) -> list[ServiceHealth]:
         targets = services or [d.target for d in self.cluster.deployments()]
         out = []
         for t in targets:
+            if t.service in self.silent:
+                continue
             s = self.board.read(t)
             p95 = s.get("p95_latency_ms")
             evidence = (

@@ -124,3 +124,17 @@ async def test_one_trace_per_incident_in_the_audit_log(
     closed = await rt.loop_once()
     assert [e.kind for e in closed.events] == ["incident_closed"]
     assert closed.events[0].incident_id == incident
+
+
+async def test_a_service_the_observer_skips_is_reported_as_no_data(
+    make_runtime: MakeRuntime, board: SignalBoard, cluster: FakeCluster, brains: ScriptedBrains
+) -> None:
+    rt = make_runtime(LoopMode.AUTO)
+    board.set("fraud-detector", 400.0)
+    brains.silent.add("fraud-detector")
+    step = await rt.loop_once()
+    [still] = step.events
+    assert still.kind == "standing_still"
+    assert "no usable signals" in still.message
+    assert cluster.applied == []
+    assert (await rt.loop_once()).events == []  # said once while nothing changes

@@ -44,6 +44,7 @@ from quarterdeck.agents.a2a.planner_agent import Planner, PlannerAgent
 from quarterdeck.agents.a2a.server import Authenticator, agent_app, close_agent_app
 from quarterdeck.agents.a2a.taskstore import SqliteTaskStore
 from quarterdeck.agents.a2a.transport import AgentNetwork, in_process_url
+from quarterdeck.agents.a2a.wire import Health, ServiceHealth
 from quarterdeck.agents.approvals import Approval
 from quarterdeck.agents.executor import (
     AuditSink,
@@ -60,7 +61,7 @@ from quarterdeck.agents.loop import AutonomousLoop, LoopMode, LoopStep
 from quarterdeck.agents.verify import Signals
 from quarterdeck.core.clock import Clock
 from quarterdeck.core.models import Target
-from quarterdeck.tools.cluster.base import ClusterClient
+from quarterdeck.tools.cluster.base import ClusterClient, ClusterError
 from quarterdeck.tools.metrics.base import MetricsError, MetricsSource
 from quarterdeck.tools.registry import ToolRegistry
 from quarterdeck.tools.signals import SignalCatalog, load_catalog, read_signal
@@ -143,6 +144,35 @@ def signal_reader(metrics: MetricsSource, catalog: SignalCatalog) -> SignalReade
     return read
 
 
+def account_for_every_service(diagnose: Diagnoser, cluster: ClusterClient) -> Diagnoser:
+    """`diagnose`, plus a `NO_DATA` entry for every asked-for (or, when none were named, every
+    listed) service it said nothing about — a diagnoser skips what it has no usable signals for,
+    and the loop must say it stands still there rather than stay silent."""
+
+    def diagnosed(services: Sequence[Target] | None) -> list[ServiceHealth]:
+        found = diagnose(services)
+        if services:
+            expected = list(services)
+        else:
+            try:
+                expected = [d.target for d in cluster.deployments()]
+            except ClusterError:
+                expected = []
+        seen = {h.target for h in found}
+        missing = [
+            ServiceHealth(
+                target=t,
+                health=Health.NO_DATA,
+                summary="the observer had no usable signals for this service",
+            )
+            for t in expected
+            if t not in seen
+        ]
+        return sorted([*found, *missing], key=lambda h: str(h.target))
+
+    return diagnosed
+
+
 class Runtime:
     """The four agents, their network, the executor's durable state and the loop."""
 
@@ -209,7 +239,7 @@ class Runtime:
                 executor.recover()  # finish what a previous process left mid-step
                 agent: Any = ExecutorAgent(executor)
             elif name == OBSERVER:
-                agent = ObserverAgent(brains.diagnose)
+                agent = ObserverAgent(account_for_every_service(brains.diagnose, deps.cluster))
             elif name == PLANNER:
                 agent = PlannerAgent(brains.plan)
             else:
