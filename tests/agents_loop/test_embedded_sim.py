@@ -35,6 +35,9 @@ async def test_auto_mode_mitigates_verifies_and_closes_the_incident(tmp_path: Pa
         fd = run.sim.service("ml", "fraud-detector")
         assert fd.spec_replicas > 2
         assert run.audit.verify().ok
+        calls = [e for e in run.audit.query() if e.kind == "reasoner_call"]
+        assert {c.payload["backend"] for c in calls} == {"embedded"}
+        assert {c.payload["role"] for c in calls} == {"observer", "planner"}
         traces = {e.trace_id for e in run.audit.query() if e.service == "ml/fraud-detector"}
         assert len(traces) == 1  # one incident, one trace
     finally:

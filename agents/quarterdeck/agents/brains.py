@@ -3,7 +3,8 @@
 - `with_whatif`: on the simulator, every planned proposal gets its predicted effect from the
   what-if (`quarterdeck.sim.whatif.predict`, a dry run on forks), and the candidates are ranked by
   it: fewer SLO-violation minutes first, then fewer failed requests, then fewer replica-hours.
-  The executor later verifies the signals against that prediction.
+  The executor later verifies the signals against that prediction;
+- `AuditedReasoner`: every reasoner step lands in the audit log as a `reasoner_call`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import TYPE_CHECKING
 
 from quarterdeck.agents.a2a.planner_agent import Planner
 from quarterdeck.agents.a2a.wire import PlanResult, ServiceHealth
+from quarterdeck.agents.executor import AuditSink
+from quarterdeck.agents.reasoning.protocol import Reasoner, ReasonerReply, ReasonerRequest
 
 if TYPE_CHECKING:
     from quarterdeck.sim.engine import Simulator
@@ -39,3 +42,34 @@ def with_whatif(plan: Planner, sim: Simulator, *, horizon_s: float = WHATIF_HORI
         return PlanResult(proposals=[p for _, p in scored], notes=notes)
 
     return planned
+
+
+class AuditedReasoner:
+    """A `Reasoner` that writes every step it takes to the audit log (`reasoner_call`): which
+    backend, for which role, how many tokens (null when the backend does not say), and how the
+    step ended. The reasoning is untouched."""
+
+    def __init__(self, reasoner: Reasoner, audit: AuditSink, *, principal: str = "") -> None:
+        self._inner = reasoner
+        self._audit = audit
+        self.name = reasoner.name
+        self._principal = principal
+
+    def step(self, request: ReasonerRequest) -> ReasonerReply:
+        reply = self._inner.step(request)
+        usage = reply.usage
+        outcome = "tool_calls" if reply.tool_calls else "refusal" if reply.refusal else "final"
+        self._audit.append(
+            "reasoner_call",
+            {
+                "backend": self.name,
+                "role": request.role,
+                "outcome": outcome,
+                "tools_called": [c.name for c in reply.tool_calls],
+                "prompt_tokens": usage.prompt_tokens if usage else None,
+                "completion_tokens": usage.completion_tokens if usage else None,
+                "total_tokens": usage.total if usage else None,
+            },
+            principal=self._principal or f"agent:{request.role}",
+        )
+        return reply

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from quarterdeck.agents.brains import with_whatif
+from quarterdeck.agents.brains import AuditedReasoner, with_whatif
 from quarterdeck.agents.executor import ExecutorSettings
 from quarterdeck.agents.loop import LoopMode
 from quarterdeck.agents.runtime import Brains, Runtime, RuntimeDeps, RuntimeSettings
@@ -40,10 +40,13 @@ class Embedded:
 
 def default_brains(deps: RuntimeDeps, reads: ReadTools) -> Brains:
     """The reasoner (the embedded one unless `deps.reasoner` is set) thinking through the tool
-    graph, with the planner's proposals ranked and predicted by the simulator's what-if."""
+    graph, each of its steps audited, with the planner's proposals ranked and predicted by the
+    simulator's what-if."""
     from quarterdeck.agents.reasoning.agent_brains import embedded_brains
+    from quarterdeck.agents.reasoning.embedded import EmbeddedReasoner
 
-    brains = embedded_brains(deps, reads)
+    reasoner = AuditedReasoner(deps.reasoner or EmbeddedReasoner(), deps.audit)
+    brains = embedded_brains(replace(deps, reasoner=reasoner), reads)
     if deps.simulator is not None:
         brains = replace(brains, plan=with_whatif(brains.plan, deps.simulator))
     return brains
