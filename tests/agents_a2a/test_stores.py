@@ -79,3 +79,25 @@ def test_guard_context_reads_the_cluster_and_the_ledger() -> None:
     assert [a.proposal_id for a in ctx.history] == ["p-1"]  # a failed apply changed nothing
     missing = build_context(cluster, Target(namespace="ml", service="nope"), now=30.0)
     assert missing.services == ()
+
+
+def test_a_version_rolled_back_from_is_not_a_healthy_rollback_target() -> None:
+    cluster = FakeCluster({"ranker": FakeService(version="v3", versions=("v1", "v2", "v3"))})
+    target = Target(namespace="ml", service="ranker")
+    rollback = ExecutionRecord(
+        proposal_id="p-9",
+        namespace="ml",
+        service="ranker",
+        kind="rollback",
+        action={"kind": "rollback", "to_version": "v1"},
+        state=ExecutionState.APPLIED,
+        started_at=5.0,
+        outcome={"before_state": {"version": "v2"}},
+    )
+    svc = build_context(cluster, target, now=30.0, applied=[rollback]).service("ml", "ranker")
+    assert svc is not None
+    assert [(r.version, r.healthy) for r in svc.revisions] == [
+        ("v1", True),
+        ("v2", False),
+        ("v3", False),
+    ]

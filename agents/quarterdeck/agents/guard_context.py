@@ -23,12 +23,15 @@ from quarterdeck.tools.cluster.base import ClusterClient, ClusterError
 WallTime = Callable[[float], datetime]
 
 
-def service_state(cluster: ClusterClient, target: Target) -> ServiceState | None:
+def service_state(
+    cluster: ClusterClient, target: Target, *, suspects: frozenset[str] = frozenset()
+) -> ServiceState | None:
     """The service as the cluster reports it now; None when the cluster cannot say.
 
-    A revision counts as `healthy` (a valid rollback target) when it is older than the current one:
-    it served before the current rollout. The current revision is not marked healthy here — the
-    guard must not roll back *to* what is running now.
+    A revision counts as `healthy` (a valid rollback target) when it is older than the current one
+    (it served before the current rollout) and its version is not a `suspect` — one this executor
+    already rolled back away from. The current revision is not marked healthy here: the guard
+    must not roll back *to* what is running now.
     """
     try:
         dep = cluster.deployment(target)
@@ -46,7 +49,11 @@ def service_state(cluster: ClusterClient, target: Target) -> ServiceState | None
         current_version=dep.version,
         current_revision=dep.revision,
         revisions=tuple(
-            Revision(number=r.revision, version=r.version, healthy=r.revision < dep.revision)
+            Revision(
+                number=r.revision,
+                version=r.version,
+                healthy=r.revision < dep.revision and r.version not in suspects,
+            )
             for r in revisions
         ),
         route_weights=dict(weights),
@@ -72,6 +79,20 @@ def history(records: Sequence[ExecutionRecord]) -> tuple[AppliedAction, ...]:
     return tuple(out)
 
 
+def rolled_back_from(records: Sequence[ExecutionRecord], target: Target) -> frozenset[str]:
+    """Versions of `target` this executor rolled back away from (they misbehaved once)."""
+    out = set()
+    for r in records:
+        if r.kind != "rollback" or r.state is not ExecutionState.APPLIED:
+            continue
+        if (r.namespace, r.service) != (target.namespace, target.service):
+            continue
+        version = ((r.outcome or {}).get("before_state") or {}).get("version")
+        if isinstance(version, str):
+            out.add(version)
+    return frozenset(out)
+
+
 def build_context(
     cluster: ClusterClient,
     target: Target,
@@ -81,7 +102,7 @@ def build_context(
     wall_time: WallTime | None = None,
 ) -> GuardContext:
     """The guard context for a proposal on `target` at clock time `now`."""
-    state = service_state(cluster, target)
+    state = service_state(cluster, target, suspects=rolled_back_from(applied, target))
     return GuardContext(
         now=now,
         wall_time=wall_time(now) if wall_time is not None else None,
