@@ -50,7 +50,17 @@ def test_bench_json_has_the_contract_shape_and_the_table_shows_measured_ratios(
     out = tmp_path / "bench.json"
     res = runner.invoke(
         app,
-        ["bench", "--scenarios", str(small_suite), "--json", str(out), "--seed", "3"],
+        [
+            "bench",
+            "--scenarios",
+            str(small_suite),
+            "--controllers",
+            "none,hpa,baseline,oracle",
+            "--json",
+            str(out),
+            "--seed",
+            "3",
+        ],
         env={"COLUMNS": "200"},
     )
     assert res.exit_code == 0, res.output
