@@ -7,15 +7,15 @@ This is wiring only: it builds the dependencies and hands them to `Runtime.build
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from quarterdeck.agents.brains import AuditedReasoner, with_whatif
 from quarterdeck.agents.executor import ExecutorSettings
 from quarterdeck.agents.loop import LoopMode
 from quarterdeck.agents.runtime import Brains, Runtime, RuntimeDeps, RuntimeSettings
+from quarterdeck.agents.runtime import default_brains as runtime_default_brains
 from quarterdeck.audit import AuditKey, AuditLog
 from quarterdeck.policies.guard import Guard
 from quarterdeck.policies.loader import default_policy_dir, load_policies
@@ -30,26 +30,17 @@ from quarterdeck.tools.signals import load_catalog, slo_from_services
 BrainFactory = Callable[[RuntimeDeps, ReadTools], Brains]
 
 
+def default_brains(deps: RuntimeDeps, _reads: ReadTools) -> Brains:
+    """`runtime.default_brains`: the injected (or embedded) reasoner through the tool graph."""
+    return runtime_default_brains(deps)
+
+
 @dataclass
 class Embedded:
     sim: Simulator
     runtime: Runtime
     audit: AuditLog
     audit_path: Path
-
-
-def default_brains(deps: RuntimeDeps, reads: ReadTools) -> Brains:
-    """The reasoner (the embedded one unless `deps.reasoner` is set) thinking through the tool
-    graph, each of its steps audited, with the planner's proposals ranked and predicted by the
-    simulator's what-if."""
-    from quarterdeck.agents.reasoning.agent_brains import embedded_brains
-    from quarterdeck.agents.reasoning.embedded import EmbeddedReasoner
-
-    reasoner = AuditedReasoner(deps.reasoner or EmbeddedReasoner(), deps.audit)
-    brains = embedded_brains(replace(deps, reasoner=reasoner), reads)
-    if deps.simulator is not None:
-        brains = replace(brains, plan=with_whatif(brains.plan, deps.simulator))
-    return brains
 
 
 def build_embedded(

@@ -2,7 +2,7 @@
 and the demo call.
 
 ```python
-runtime = Runtime.build(deps, RuntimeSettings(state_dir=...), brains=brains)
+runtime = Runtime.build(deps, RuntimeSettings(state_dir=...))   # brains from deps.reasoner
 async for step in runtime.chat("p95 of fraud-detector is high, fix it", principal="alice"): ...
 await runtime.approvals()                                   # pending approvals
 await runtime.decide("chat-1a2b", approve=True, principal="bob")
@@ -144,6 +144,24 @@ def signal_reader(metrics: MetricsSource, catalog: SignalCatalog) -> SignalReade
     return read
 
 
+def default_brains(deps: RuntimeDeps) -> Brains:
+    """The agents' thinking from the injected reasoner (the embedded one when `deps.reasoner` is
+    None) through the tool-calling graph over `deps.registry` (the action tools are added when
+    missing). Every reasoner step is audited; on the simulator the planner's proposals are
+    ranked and predicted by the what-if."""
+    from dataclasses import replace
+
+    from quarterdeck.agents.brains import AuditedReasoner, with_whatif
+    from quarterdeck.agents.reasoning.agent_brains import embedded_brains
+    from quarterdeck.agents.reasoning.embedded import EmbeddedReasoner
+
+    reasoner = AuditedReasoner(deps.reasoner or EmbeddedReasoner(), deps.audit)
+    brains = embedded_brains(replace(deps, reasoner=reasoner))
+    if deps.simulator is not None:
+        brains = replace(brains, plan=with_whatif(brains.plan, deps.simulator))
+    return brains
+
+
 def account_for_every_service(diagnose: Diagnoser, cluster: ClusterClient) -> Diagnoser:
     """`diagnose`, plus a `NO_DATA` entry for every asked-for (or, when none were named, every
     listed) service it said nothing about — a diagnoser skips what it has no usable signals for,
@@ -200,12 +218,14 @@ class Runtime:
         deps: RuntimeDeps,
         settings: RuntimeSettings,
         *,
-        brains: Brains,
+        brains: Brains | None = None,
         hooks: ExecutorHooks | None = None,
         signals: SignalReader | None = None,
     ) -> Runtime:
         """Build the agents in `settings.local_agents` (minus any in `remote_agents`), keeping
-        their durable state in `settings.state_dir`."""
+        their durable state in `settings.state_dir`. Without `brains`, the agents think with
+        `deps.reasoner` (see `default_brains`)."""
+        brains = brains or default_brains(deps)
         unknown = sorted(
             (set(settings.remote_agents) | set(settings.local_agents)) - set(AGENT_NAMES)
         )
@@ -409,6 +429,7 @@ __all__: Sequence[str] = (
     "RuntimeDeps",
     "RuntimeRequestError",
     "RuntimeSettings",
+    "default_brains",
     "scripted_brains",
     "signal_reader",
 )
