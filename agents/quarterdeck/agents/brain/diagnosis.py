@@ -64,8 +64,9 @@ class DiagnosisSettings:
     still fits (the HPA's usual 70 %)."""
     high_utilisation: float = 0.85
     """Projected utilisation above this is load about to exceed what the SLO tolerates."""
-    low_utilisation: float = 0.45
-    """Long-window utilisation below this (with the load fitting in fewer pods) is waste."""
+    low_utilisation: float = 0.6
+    """Long-window utilisation below this (with the load fitting in fewer pods at the target) is
+    waste. Between this and `high_utilisation` nothing moves: hysteresis around the target."""
     lead_s: float = 75.0
     """How far ahead to project a rising load: about one pod start-up plus a decision interval
     (the observation's `startup_s` + 15 s is used when known)."""
@@ -79,6 +80,13 @@ class DiagnosisSettings:
     """Observed capacity per replica under this share of nominal = the service got slower."""
     min_version_rps: float = 0.5
     """A version serving less than this (req/s) has too little traffic to judge."""
+    latency_headroom: float = 0.85
+    """p95 above this share of the SLO at a real utilisation is load too: with few replicas,
+    queueing makes p95 climb before the utilisation looks high, so add a replica."""
+    latency_min_utilisation: float = 0.4
+    """...but only when the service is busy enough for capacity to matter."""
+    down_latency: float = 0.7
+    """No scale-down while p95 is above this share of the SLO (less capacity, more queueing)."""
     promote_after_s: float = 300.0
     """A canary within SLO and no worse than stable for this long is ready to promote."""
 
@@ -374,8 +382,22 @@ def diagnose(obs: ServiceObservation, settings: DiagnosisSettings | None = None)
     coming = obs.ready + obs.starting - obs.pending
     cap_now = obs.capacity_per_replica
     proj_util = load / (coming * cap_now) if load is not None and cap_now and coming > 0 else util
-    if (proj_util is not None and proj_util > s.high_utilisation and over) or (
-        burn.breach and util is not None and util >= s.target_utilisation and over
+    short = obs.short
+    hot = (
+        short is not None
+        and short.p95_ms is not None
+        and short.p95_ms > s.latency_headroom * obs.slo_p95_ms
+        and (util or 0.0) >= s.latency_min_utilisation
+        and obs.starting == 0
+    )
+    if hot and not over:
+        need = obs.spec_replicas + 1
+        over = True
+        details = details | {"needed": need, "latency_headroom": True}
+    if (
+        (proj_util is not None and proj_util > s.high_utilisation and over)
+        or (burn.breach and util is not None and util >= s.target_utilisation and over)
+        or hot
     ):
         return replace(
             base,
@@ -416,6 +438,9 @@ def diagnose(obs: ServiceObservation, settings: DiagnosisSettings | None = None)
         and obs.ready > 0
         and long.request_rate / (obs.ready * cap_now) < s.low_utilisation
         and max(long_need, need or 0, obs.min_replicas) < obs.spec_replicas
+        and (
+            short is None or short.p95_ms is None or short.p95_ms <= s.down_latency * obs.slo_p95_ms
+        )
     ):
         want = max(long_need, need or 0, obs.min_replicas)
         return replace(

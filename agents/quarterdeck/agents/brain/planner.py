@@ -47,6 +47,8 @@ class PlannerSettings:
     """Largest scale-up proposed first: the default policies let an agent change at most 10
     replicas without a human (`agent-replica-touch`). A bigger need gets this step first and the
     full step as the alternative, so `auto` mode keeps moving during a surge."""
+    max_step_down: int | None = 10
+    """The same for scale-downs."""
 
 
 @dataclass(frozen=True)
@@ -152,9 +154,20 @@ def candidates(diag: Diagnosis, settings: PlannerSettings | None = None) -> list
         ]
     if diag.cause == "overprovisioned" and need_n is not None:
         target = _bounded(need_n, d)
-        if target < spec:
-            return [Candidate(ScaleAction(replicas=target), f"{diag.summary}; scale down")]
-        return []
+        if target >= spec:
+            return []
+        step = ps.max_step_down
+        if step is not None and spec - target > step:
+            # Step down in autonomous steps too (the next one after the first has settled).
+            first = spec - step
+            return [
+                Candidate(
+                    ScaleAction(replicas=first),
+                    f"{diag.summary}; scale down {spec} → {first} (a step toward {target})",
+                ),
+                Candidate(ScaleAction(replicas=target), f"{diag.summary}; scale down to {target}"),
+            ]
+        return [Candidate(ScaleAction(replicas=target), f"{diag.summary}; scale down")]
     promote = d.get("promote")
     if diag.cause == "none" and isinstance(promote, str):
         return [
