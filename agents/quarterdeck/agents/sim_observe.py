@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from quarterdeck.sim.engine import Simulator
     from quarterdeck.sim.views import ServiceView
 
-TREND_S = 90.0  # the load trend is fitted over this much history
+TREND_S = 90.0  # the load trend is fitted over this much history...
+ONSET_S = 31.0  # ...and over the last three readings, whichever rises faster
 RECENT_WINDOW_S = 15.0  # "offered load now": one decision interval, smooths per-tick noise
 
 
@@ -88,6 +89,10 @@ class SimObserver:
         offered = recent.request_rate
         mem.load.append((now, offered))
         trend = slope([(t, r) for t, r in mem.load if now - t <= TREND_S])
+        # The onset of a ramp shows in the last three readings before the long fit sees it.
+        onset = slope([(t, r) for t, r in mem.load if now - t <= ONSET_S])
+        if onset is not None and (trend is None or onset > trend):
+            trend = onset
         cap = None
         u = sample.utilisation
         if sample.ready_replicas > 0 and u > 0 and math.isfinite(u):

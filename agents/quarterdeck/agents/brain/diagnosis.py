@@ -363,7 +363,14 @@ def diagnose(obs: ServiceObservation, settings: DiagnosisSettings | None = None)
 
     # 3. a slow dependency (service time grew without a new version)
     cap, nominal = obs.capacity_per_replica, obs.nominal_capacity_rps
-    slow = cap is not None and nominal and cap < s.slow_capacity * nominal and not young
+    # Only in a steady state: pods coming up (or just up) distort the per-replica figure.
+    slow = (
+        cap is not None
+        and nominal
+        and cap < s.slow_capacity * nominal
+        and not young
+        and obs.starting == 0
+    )
     over = need is not None and need > obs.spec_replicas
     if slow and (burn.breach or over or (util or 0) > s.high_utilisation):
         assert cap is not None
