@@ -112,6 +112,7 @@ def test_crash_between_apply_and_record_is_not_applied_again(
     with pytest.raises(Crash):
         first.execute(proposal(), mode="auto")
     assert len(cluster.applied) == 1
+    assert first.report("p-1").status is ExecutionStatus.IN_PROGRESS
     first.close()
 
     second = make_executor()

@@ -130,6 +130,7 @@ class ExecutorDeps:
 
 class ExecutionStatus(StrEnum):
     AWAITING_APPROVAL = "awaiting_approval"
+    IN_PROGRESS = "in_progress"  # allowed or approved, the apply not recorded yet
     DENIED = "denied"  # by the guard (first look or re-check after approval)
     REJECTED = "rejected"  # by a human
     FAILED = "failed"  # the cluster refused or errored
@@ -275,6 +276,9 @@ class ExecutorService:
                     f"{principal} requested proposal {proposal_id} and may not approve it "
                     "(four-eyes rule)"
                 )
+            self._advance(proposal_id)  # a run a dead process left before its interrupt
+            if self._interrupt_kind(proposal_id) != "approval":
+                raise ExecutorError(f"proposal {proposal_id} is not waiting for an approval")
             self._graph.invoke(
                 Command(resume={"approve": approve, "principal": principal, "comment": comment}),
                 self._cfg(proposal_id),
@@ -286,6 +290,7 @@ class ExecutorService:
         reports = []
         with self._lock:
             for pid in self.ledger.due_verifications(self.deps.clock.now()):
+                self._advance(pid)
                 if self._interrupt_kind(pid) == "settle":
                     self._graph.invoke(Command(resume={"due": True}), self._cfg(pid))
                 reports.append(self.report(pid))
@@ -298,9 +303,7 @@ class ExecutorService:
             candidates = {r.proposal_id for r in self.ledger.executions()}
             candidates |= {a.proposal_id for a in self.ledger.approvals(status=None)}
             for pid in sorted(candidates):
-                snapshot = self._graph.get_state(self._cfg(pid))
-                if snapshot.next and not snapshot.interrupts:
-                    self._graph.invoke(None, self._cfg(pid))
+                if self._advance(pid):
                     reports.append(self.report(pid))
         return reports
 
@@ -312,12 +315,15 @@ class ExecutorService:
         if not values:
             raise UnknownProposal(f"no execution for proposal {proposal_id!r}")
         kind = self._interrupt_kind(proposal_id)
-        status = ExecutionStatus(values.get("status", ExecutionStatus.AWAITING_APPROVAL))
+        raw = values.get("status")
+        known = {s.value for s in ExecutionStatus}
+        # "allowed" / "approved": past the guard (and a human), the apply not finished yet.
+        status = ExecutionStatus(raw) if raw in known else ExecutionStatus.IN_PROGRESS
         message = values.get("message", "")
         due = None
         if kind == "approval":
             status = ExecutionStatus.AWAITING_APPROVAL
-            message = "waiting for a human to approve or reject"
+            message = f"{message or 'needs approval'}; waiting for a human to approve or reject"
         elif kind == "settle":
             pending = dict(self.ledger.pending_verifications())
             due = pending.get(proposal_id)
@@ -670,10 +676,16 @@ class ExecutorService:
                 return str(value.get("kind"))
         return None
 
-    def _advance_and_report(self, proposal_id: str) -> ExecutionReport:
+    def _advance(self, proposal_id: str) -> bool:
+        """Finish a step a previous process left mid-node (not one paused at an interrupt)."""
         snapshot = self._graph.get_state(self._cfg(proposal_id))
         if snapshot.next and not snapshot.interrupts:
             self._graph.invoke(None, self._cfg(proposal_id))
+            return True
+        return False
+
+    def _advance_and_report(self, proposal_id: str) -> ExecutionReport:
+        self._advance(proposal_id)
         return self.report(proposal_id)
 
 

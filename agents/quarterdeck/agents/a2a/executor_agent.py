@@ -6,7 +6,7 @@ One A2A task per proposal. The task's state follows the proposal's:
 | ---------------------------------------- | ------------------- |
 | awaiting_approval                        | input-required      |
 | denied (guard), rejected (human)         | rejected            |
-| failed, unconfirmed                      | failed              |
+| failed, unconfirmed, in_progress         | failed              |
 | applied, verified, rolled_back, escalated | completed          |
 
 An approval is a message on the same task (`task_id`/`context_id`) with data
@@ -38,7 +38,8 @@ from quarterdeck.agents.executor import (
 from quarterdeck.core.models import ActionProposal
 
 _REFUSED = {ExecutionStatus.DENIED, ExecutionStatus.REJECTED}
-_FAILED = {ExecutionStatus.FAILED, ExecutionStatus.UNCONFIRMED}
+# IN_PROGRESS reaches a task only if a run stopped mid-apply: not known to be applied.
+_FAILED = {ExecutionStatus.FAILED, ExecutionStatus.UNCONFIRMED, ExecutionStatus.IN_PROGRESS}
 
 
 def reply_message(
