@@ -202,8 +202,12 @@ def _worse(
     stable: VersionStats | None,
     obs: ServiceObservation,
     s: DiagnosisSettings,
+    *,
+    relative: bool = True,
 ) -> list[str]:
-    """Why `suspect` is worse than `stable` (empty = it is not, or cannot be judged)."""
+    """Why `suspect` is worse than `stable` (empty = it is not, or cannot be judged). A slower
+    but within-SLO version counts only when `relative` (canary analysis); a rollout must break
+    the SLO (a promoted canary's rollout mixes warm and cold pods)."""
     if suspect.request_rate is None or suspect.request_rate < s.min_version_rps:
         return []
     why = []
@@ -215,7 +219,7 @@ def _worse(
     if lat is not None:
         if lat > obs.slo_p95_ms and (s_lat is None or s_lat <= obs.slo_p95_ms):
             why.append(f"p95 {lat:.0f} ms over the SLO {obs.slo_p95_ms:g} ms")
-        elif s_lat is not None and s_lat > 0 and lat > s.worse_latency * s_lat:
+        elif relative and s_lat is not None and s_lat > 0 and lat > s.worse_latency * s_lat:
             why.append(f"p95 {lat:.0f} ms vs {s_lat:.0f} ms on stable")
     return why
 
@@ -269,7 +273,7 @@ def diagnose(obs: ServiceObservation, settings: DiagnosisSettings | None = None)
     # 1. a bad version
     stable, suspect, how = _stable_and_suspect(obs, s)
     if suspect is not None and how is not None:
-        why = _worse(suspect, stable, obs, s)
+        why = _worse(suspect, stable, obs, s, relative=how == "canary")
         if why:
             ev = [*base.evidence]
             for v in (suspect, stable):
