@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -88,4 +89,30 @@ async def test_bad_proposal_gets_a_clear_answer(
     )
     assert reply.state is None
     assert reply.text.startswith("invalid proposal")
+    await net.aclose()
+
+
+async def test_two_approvals_at_once_apply_once(
+    make_executor: MakeExecutor, guard: FakeGuard, cluster: FakeCluster, tmp_path: Path
+) -> None:
+    guard.decisions["scale"] = Decision.REQUIRE_APPROVAL
+    net = network(make_executor(), tmp_path)
+    client = await net.client(EXECUTOR)
+    waiting = await client.send(data=execute_payload())
+
+    async def approve(who: str) -> object:
+        try:
+            return await client.send(
+                data={"skill": "decide", "approve": True, "principal": who},
+                task_id=waiting.task_id,
+                context_id=waiting.context_id,
+            )
+        except TaskFinished as exc:
+            return exc
+
+    results = await asyncio.gather(approve("bob"), approve("carol"))
+    completed = [r for r in results if not isinstance(r, TaskFinished)]
+    assert completed, results
+    assert all(getattr(r, "state", None) == TaskState.TASK_STATE_COMPLETED for r in completed)
+    assert len(cluster.applied) == 1
     await net.aclose()
