@@ -131,17 +131,20 @@ def _pump(stream: Any, into: queue.Queue[str | None]) -> None:
     into.put(None)
 
 
-def start_server(tmp: Path, *args: str) -> Served:
-    """`quarterdeck serve --port 0 …` in a subprocess; waits until it prints its URL."""
+def start_server(tmp: Path, *args: str, auth: bool = True) -> Served:
+    """`quarterdeck serve --port 0 …` in a subprocess (with the test's auth file unless
+    `auth=False`); waits until it prints its URL."""
     tmp.mkdir(parents=True, exist_ok=True)
     state = tmp / "state"
     key_file = tmp / "audit.key"
-    auth = write_auth_file(tmp / "auth.yaml")
+    auth_file = write_auth_file(tmp / "auth.yaml")
     err_path = tmp / "serve.stderr"
     env = {**os.environ, "QUARTERDECK_AUDIT_KEY_FILE": str(key_file), "PYTHONUNBUFFERED": "1"}
     env.pop("QUARTERDECK_AUDIT_KEY", None)
     cmd = [sys.executable, "-m", "quarterdeck.cli.main", "serve", "--host", "127.0.0.1"]
-    cmd += ["--port", "0", "--auth", str(auth), "--state-dir", str(state), *args]
+    cmd += ["--port", "0", "--state-dir", str(state), *args]
+    if auth:
+        cmd += ["--auth", str(auth_file)]
     with err_path.open("w") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=env)
     lines: queue.Queue[str | None] = queue.Queue()
@@ -186,8 +189,8 @@ def serve(tmp_path: Path) -> Iterator[StartServer]:
     """Start servers with `serve(*flags)`; each is stopped (SIGTERM) after the test."""
     running: list[Served] = []
 
-    def start(*args: str) -> Served:
-        s = start_server(tmp_path / f"server-{len(running)}", *args)
+    def start(*args: str, auth: bool = True) -> Served:
+        s = start_server(tmp_path / f"server-{len(running)}", *args, auth=auth)
         running.append(s)
         return s
 

@@ -192,9 +192,8 @@ def _build_sim(
 def _build_kube(
     settings: ServeSettings, loop: LoopSettings, *, audit_key: AuditKey, auth: Authenticator
 ) -> Server:
-    from quarterdeck.agents.embedded import default_brains
     from quarterdeck.agents.executor import ExecutorSettings
-    from quarterdeck.agents.runtime import RuntimeDeps, RuntimeSettings
+    from quarterdeck.agents.runtime import RuntimeDeps, RuntimeSettings, default_brains
     from quarterdeck.core.clock import WallClock
     from quarterdeck.policies.guard import Guard
     from quarterdeck.policies.loader import PolicyLoadError, default_policy_dir, load_policies
@@ -229,9 +228,7 @@ def _build_kube(
     except Exception as e:  # kubernetes' ConfigException is not a ValueError in every version
         raise ServeError(f"cannot set up the kube target: {type(e).__name__}: {e}") from None
     registry = ToolRegistry()
-    reads = register_read_tools(
-        registry, ReadContext(metrics=metrics, catalog=catalog, cluster=cluster)
-    )
+    register_read_tools(registry, ReadContext(metrics=metrics, catalog=catalog, cluster=cluster))
     # A real cluster keeps its state across restarts, so do the agents: a fixed state folder,
     # where pending approvals wait for the next process.
     state_dir = settings.state_dir / "kube"
@@ -253,7 +250,7 @@ def _build_kube(
         RuntimeSettings(
             state_dir=state_dir, loop_mode=settings.mode, executor=ExecutorSettings(settle_s=120)
         ),
-        brains=default_brains(deps, reads),
+        brains=default_brains(deps),  # the reasoner over the tools; no what-if without a sim
     )
     control = RuntimeControl(runtime, audit=audit, sim=None, speed=1.0, loop=loop)
     return Server(

@@ -1,0 +1,65 @@
+"""`quarterdeck serve --target kube`: the same API and agents over the real-client adapters
+(Kubernetes client + prometheus-api-client), here pointed at the simulator's Kubernetes and
+Prometheus HTTP facades. No simulator in the server, so a dry-run says it has no prediction."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from quarterdeck.cli.sim_cmd import default_scenario
+from quarterdeck.sim.engine import Simulator
+from quarterdeck.sim.scenario import load_scenario
+from quarterdeck.sim.wire.server import RunningServer, serve_in_thread
+from tests.e2e.conftest import FRAUD, RANKER, StartServer, wait_for
+
+AT = 22 * 60.0
+
+
+@pytest.fixture
+def cluster() -> Iterator[RunningServer]:
+    """flash-sale at 22 minutes, with sim time mapped onto wall time (fresh samples), still."""
+    epoch = float(math.floor(time.time())) - AT
+    sim = Simulator(load_scenario(default_scenario()), epoch=epoch)
+    sim.advance(AT)
+    with serve_in_thread(sim, speed=0.0) as running:
+        yield running
+
+
+def test_kube_target_reads_acts_and_dry_runs_without_prediction(
+    serve: StartServer, cluster: RunningServer
+) -> None:
+    s = serve("--target", "kube", "--kube-url", cluster.url, "--prometheus-url", cluster.url)
+    assert any("no simulator on the kube target" in line for line in s.stdout)
+    ready = s.as_("vera").get("/readyz")
+    assert ready.json() == {"status": "ready", "checks": {"cluster": True, "metrics": True}}
+
+    services = s.services()
+    assert set(services) == {"ml/fraud-detector", "ml/ranker"}
+    fraud = services["ml/fraud-detector"]
+    assert fraud["replicas"] == 2
+    assert fraud["signals"]["p95_latency_ms"]["value"] > 500  # read through PromQL over HTTP
+    assert fraud["health"] == "violated"
+
+    dry = s.as_("otto").post(
+        "/v1/actions",
+        json={"target": FRAUD, "action": {"kind": "scale", "replicas": 6}, "dry_run": True},
+    )
+    assert dry.status_code == 200, dry.text
+    result = dry.json()["result"]
+    assert result["prediction"] is None
+    assert "no simulator" in result["note"]
+    assert result["verdict"]["decision"] == "allow"
+
+    act = s.as_("otto").post(
+        "/v1/actions", json={"target": RANKER, "action": {"kind": "scale", "replicas": 5}}
+    )
+    assert act.status_code == 200, act.text
+    assert act.json()["record"]["status"] == "applied"
+    # Applied through the Kubernetes API: the simulator behind the facade has it.
+    assert cluster.call(lambda: cluster.sim.service("ml", "ranker").spec_replicas) == 5
+    assert wait_for(lambda: s.replicas("ranker") == 5, timeout=3.0, what="ranker at 5")
+    assert cluster.call(lambda: cluster.sim.service("ml", "fraud-detector").spec_replicas) == 2

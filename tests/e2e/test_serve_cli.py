@@ -1,0 +1,102 @@
+"""`quarterdeck serve` itself: never without auth (a one-off admin token, printed once), bad
+flags refused with exit 2 before anything starts; `chat --embedded` without a server."""
+
+from __future__ import annotations
+
+import re
+import socket
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from quarterdeck.cli.main import app
+from tests.e2e.conftest import StartServer
+
+
+def test_without_auth_a_one_off_admin_token_is_printed_and_works(serve: StartServer) -> None:
+    s = serve("--speed", "0", "--no-loop", auth=False)
+    printed = "".join(s.stdout)
+    assert "ONE-OFF admin token" in printed
+    found = re.search(r"QUARTERDECK_TOKEN=(\S+)", printed)
+    assert found is not None
+    tok = found.group(1)
+    assert printed.count(tok) == 1  # shown once
+    url = f"{s.url}/v1/loop"
+    assert httpx.get(url).status_code == 401
+    assert httpx.get(url, headers={"Authorization": "Bearer nope"}).status_code == 401
+    r = httpx.put(
+        url,
+        json={"mode": "suggest", "interval_s": 30, "enabled": False},
+        headers={"Authorization": f"Bearer {tok}"},
+    )
+    assert r.status_code == 200, r.text  # admin: may change the loop
+    assert not list(s.state_dir.rglob("*token*"))  # not stored anywhere
+
+
+def _serve(tmp: Path, *args: str) -> tuple[int, str]:
+    env = {"QUARTERDECK_AUDIT_KEY_FILE": str(tmp / "audit.key")}
+    result = CliRunner().invoke(app, ["serve", "--state-dir", str(tmp), *args], env=env)
+    return result.exit_code, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--mode", "sometimes"], "--mode"),
+        (["--target", "moon"], "--target"),
+        (["--interval", "soon"], "--interval"),
+        (["--interval", "0s"], "--interval"),
+        (["--speed", "-1"], "speed"),
+        (["--scenario", "no-such.yaml"], "no-such.yaml"),
+        (["--target", "kube", "--kube-url", "http://127.0.0.1:9"], "--prometheus-url"),
+        (["--prometheus-url", "http://127.0.0.1:9"], "--target kube"),
+        (["--target", "kube", "--speed", "10", "--prometheus-url", "http://x"], "--target sim"),
+    ],
+    ids=[
+        "mode",
+        "target",
+        "interval-words",
+        "interval-zero",
+        "speed",
+        "scenario",
+        "kube-no-prom",
+        "kube-flag-on-sim",
+        "sim-flag-on-kube",
+    ],
+)
+def test_bad_flags_exit_2_naming_the_problem(tmp_path: Path, args: list[str], says: str) -> None:
+    code, out = _serve(tmp_path, "--port", "0", *args)
+    assert code == 2, out
+    assert says in out
+
+
+def test_bad_auth_file_and_busy_port_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "auth.yaml"
+    bad.write_text("principals:\n  - {name: x, role: king, token_sha256: abc}\n")
+    code, out = _serve(tmp_path, "--auth", str(bad), "--port", "0")
+    assert code == 2
+    assert str(bad) in out
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        code, out = _serve(tmp_path, "--port", str(port))
+    assert code == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in out
+
+
+def test_chat_embedded_needs_no_server(tmp_path: Path) -> None:
+    env = {"QUARTERDECK_AUDIT_KEY_FILE": str(tmp_path / "k"), "COLUMNS": "200"}
+    result = CliRunner().invoke(
+        app,
+        ["chat", "--embedded", "--start-at", "22m", "--state-dir", str(tmp_path), "how is ranker"],
+        env=env,
+    )
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "· observer:" in result.stdout
+    assert "completed" in result.stdout
+    assert (tmp_path / "audit.db").is_file()
+    bad = CliRunner().invoke(app, ["chat", "--embedded", "--url", "http://x", "hi"], env=env)
+    assert bad.exit_code == 2
