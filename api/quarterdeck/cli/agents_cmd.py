@@ -171,6 +171,12 @@ async def _run_loop(run: Embedded, every: float, steps: int | None, quiet: bool)
         await run.runtime.aclose()
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing happened"
     stderr.print(f"{taken} step(s), sim time {_clock(run.sim.now)}: {summary}", highlight=False)
+    m = run.sim.metrics.summary()
+    stderr.print(
+        f"SLO violation {m.slo_violation_minutes:.1f} min, failed requests "
+        f"{m.failed_requests:.0f} of {m.total_requests:.0f}, replica-hours {m.replica_hours:.1f}",
+        highlight=False,
+    )
     for a in pending:
         stderr.print(
             f"waiting for approval: {a.proposal_id} ({a.proposal.kind} {a.proposal.target})",
