@@ -7,6 +7,7 @@ from a2a.types import TaskState
 
 from quarterdeck.agents.executor import ExecutorHooks
 from quarterdeck.agents.loop import LoopMode
+from quarterdeck.audit import AuditLog
 from quarterdeck.core.models import Decision, ScaleAction
 from tests.agents_a2a.fakes import FakeCluster, FakeGuard, SignalBoard
 from tests.agents_loop.conftest import MakeRuntime
@@ -41,7 +42,11 @@ async def test_pending_approval_survives_a_restart_and_applies_once(
 
 
 async def test_chat_request_waits_for_approval_and_is_decided_through_the_runtime(
-    make_runtime: MakeRuntime, board: SignalBoard, cluster: FakeCluster, guard: FakeGuard
+    make_runtime: MakeRuntime,
+    board: SignalBoard,
+    cluster: FakeCluster,
+    guard: FakeGuard,
+    audit: AuditLog,
 ) -> None:
     guard.decisions["scale"] = Decision.REQUIRE_APPROVAL
     board.set("fraud-detector", 400.0)
@@ -64,6 +69,18 @@ async def test_chat_request_waits_for_approval_and_is_decided_through_the_runtim
     assert [a for _, a in cluster.applied] == [ScaleAction(replicas=4)]
     assert not (await rt.decide(pending.proposal_id, approve=True, principal="bob")).decided
     assert len(cluster.applied) == 1
+    trace = pending.trace_id
+    assert trace is not None
+    assert trace.startswith("trace-chat-")
+    steps = [(e.kind, e.principal) for e in audit.query() if e.trace_id == trace]
+    assert steps == [
+        ("request", "alice"),
+        ("proposal", "alice"),
+        ("verdict", "agent:executor"),
+        ("approval", "bob"),
+        ("verdict", "agent:executor"),  # checked again when the approval arrived
+        ("execution", "agent:executor"),
+    ]
 
 
 async def test_chat_answers_in_words_and_refuses_what_it_does_not_understand(
