@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 TREND_S = 90.0  # the load trend is fitted over this much history...
 ONSET_S = 31.0  # ...and over the last three readings, whichever rises faster
+RISE = 0.05  # a trend must move the load by 5 % over its span to count
 RECENT_WINDOW_S = 15.0  # "offered load now": one decision interval, smooths per-tick noise
 
 
@@ -57,6 +58,14 @@ def slope(points: list[tuple[float, float]]) -> float | None:
     if den <= 0:
         return None
     return sum((t - mt) * (v - mv) for t, v in points) / den
+
+
+def _significant(rate: float | None, level: float, span: float) -> float | None:
+    """A slope only when it moved the load by more than `RISE` over `span`: the noise of a few
+    15 s averages, projected minutes ahead for a slow-starting pod, is not a trend."""
+    if rate is None or abs(rate) * span < RISE * max(level, 1e-9):
+        return None
+    return rate
 
 
 class SimObserver:
@@ -88,9 +97,13 @@ class SimObserver:
         recent = sim.window(ns, name, RECENT_WINDOW_S)
         offered = recent.request_rate
         mem.load.append((now, offered))
-        trend = slope([(t, r) for t, r in mem.load if now - t <= TREND_S])
+        trend = _significant(
+            slope([(t, r) for t, r in mem.load if now - t <= TREND_S]), offered, TREND_S
+        )
         # The onset of a ramp shows in the last three readings before the long fit sees it.
-        onset = slope([(t, r) for t, r in mem.load if now - t <= ONSET_S])
+        onset = _significant(
+            slope([(t, r) for t, r in mem.load if now - t <= ONSET_S]), offered, ONSET_S
+        )
         if onset is not None and (trend is None or onset > trend):
             trend = onset
         cap = None
