@@ -72,8 +72,8 @@ async def test_chat_request_waits_for_approval_and_is_decided_through_the_runtim
     trace = pending.trace_id
     assert trace is not None
     assert trace.startswith("trace-chat-")
-    steps = [(e.kind, e.principal) for e in audit.query() if e.trace_id == trace]
-    assert steps == [
+    trail = [(e.kind, e.principal) for e in audit.query() if e.trace_id == trace]
+    assert trail == [
         ("request", "alice"),
         ("proposal", "alice"),
         ("verdict", "agent:executor"),
