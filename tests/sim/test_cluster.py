@@ -104,3 +104,13 @@ def test_pod_crash_recreates_pods_with_startup():
     assert sum(e.reason == "BackOff" for e in s.events()) == 2
     s.advance(30)
     assert s.service("ml", "api").ready_replicas == 3
+
+
+def test_pods_spread_over_nodes_like_least_allocated_scoring():
+    pools = {"node_pools": [{"name": "cpu", "count": 4, "cpu": 16, "memory_gib": 64}]}
+    s = sim(cluster=pools, svc={"replicas": 4})
+    assert sorted(p.node for p in s.pods()) == ["cpu-0", "cpu-1", "cpu-2", "cpu-3"]
+    s.apply(API, ScaleAction(replicas=6))
+    assert sorted(p.node for p in s.pods()) == [
+        "cpu-0", "cpu-0", "cpu-1", "cpu-1", "cpu-2", "cpu-3",
+    ]  # fmt: skip

@@ -1,15 +1,18 @@
 """Nodes, pods and the scheduler: plain Python bookkeeping that runs only when something changes.
 
-Placement is deterministic first-fit: pods are tried in creation order, nodes in pool order then
-index order. Pods that need no GPU try non-GPU pools first (like a GPU taint would make them), and
-GPU pods only fit nodes with enough free GPUs. A pod that fits nowhere stays Pending and gets one
-FailedScheduling event. `startup` counts from scheduling (image pull + model load) to Ready.
+Placement is deterministic and spreads like kube-scheduler's default (LeastAllocated) scoring:
+pods are tried in creation order, each goes to the fitting node whose requested share of
+cpu/memory(/GPU) would be lowest, ties to the first listed. Pods that need no GPU try non-GPU
+nodes first (like a GPU taint would make them), and GPU pods only fit nodes with enough free
+GPUs. A pod that fits nowhere stays Pending and gets one FailedScheduling event. `startup`
+counts from scheduling (image pull + model load) to Ready.
 """
 
 from __future__ import annotations
 
 import bisect
 import heapq
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,10 +110,8 @@ class Cluster:
                     Node(f"{pool.name}-{i}", pool.name, pool.cpu, pool.memory_gib, pool.gpu)
                 )
         self._node_by_name = {n.name: n for n in self.nodes}
-        # Node preference for CPU-only pods: non-GPU nodes first. Stable within each group.
-        self._cpu_order = [n for n in self.nodes if n.gpu == 0] + [
-            n for n in self.nodes if n.gpu > 0
-        ]
+        self._cpu_nodes = [n for n in self.nodes if n.gpu == 0]
+        self._gpu_nodes = [n for n in self.nodes if n.gpu > 0]
         self.pods: dict[str, Pod] = {}  # by name, in creation order
         self.by_uid: dict[int, Pod] = {}
         self.by_svc: list[list[Pod]] = [[] for _ in scenario.services]
@@ -177,8 +178,7 @@ class Cluster:
             return
         still: list[Pod] = []
         for pod in self.pending:
-            order = self._cpu_order if pod.gpu == 0 else self.nodes
-            node = next((n for n in order if n.fits(pod)), None)
+            node = self._place(pod)
             if node is None:
                 still.append(pod)
                 if not pod.reported_unschedulable:
@@ -200,6 +200,32 @@ class Cluster:
             )  # fmt: skip
             self._event(now, "Normal", "Started", "Started container model-server", pod)
         self.pending = still
+
+    def _place(self, pod: Pod) -> Node | None:
+        """The node kube-scheduler's default LeastAllocated scoring would pick, or None.
+
+        CPU-only pods look at GPU nodes only when no CPU node fits (as a GPU taint would make
+        them); ties go to the node listed first, so placement is deterministic.
+        """
+        groups = [self._cpu_nodes, self._gpu_nodes] if pod.gpu == 0 else [self._gpu_nodes]
+        for nodes in groups:
+            best: Node | None = None
+            best_score = math.inf
+            for n in nodes:
+                if not n.fits(pod):
+                    continue
+                score = (n.used_cpu + pod.cpu) / n.cpu + (
+                    n.used_mem + pod.memory_gib
+                ) / n.memory_gib
+                if n.gpu:
+                    score = (score + (n.used_gpu + pod.gpu) / n.gpu) / 3.0
+                else:
+                    score /= 2.0
+                if score < best_score - 1e-12:
+                    best, best_score = n, score
+            if best is not None:
+                return best
+        return None
 
     def _why(self, pod: Pod) -> str:
         ready = [n for n in self.nodes if n.ready]
