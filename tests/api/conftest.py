@@ -5,16 +5,16 @@ four agents with scripted brains), reached through httpx's ASGI transport, and o
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
 import pytest
 
 from quarterdeck.agents.a2a.wire import Intent, PlanResult, ServiceHealth
-from quarterdeck.agents.brains import health_diagnoser
 from quarterdeck.agents.embedded import Embedded, build_embedded
 from quarterdeck.agents.loop import LoopMode
+from quarterdeck.agents.reasoning.agent_brains import embedded_brains
 from quarterdeck.agents.runtime import Brains, RuntimeDeps
 from quarterdeck.api.app import create_app
 from quarterdeck.api.auth import Authenticator, Principal, Role
@@ -63,7 +63,8 @@ def understand(text: str) -> Intent:
 
 
 def brains(deps: RuntimeDeps, reads: ReadTools) -> Brains:
-    """The real SLO check; a planner that adds two replicas; the scripted intent parser."""
+    """The embedded brain's diagnosis; a planner that adds two replicas; the scripted intents
+    (so these tests do not depend on how the brain reads words or ranks plans)."""
 
     def plan(health: ServiceHealth) -> PlanResult:
         now = deps.cluster.deployment(health.target).replicas
@@ -79,7 +80,7 @@ def brains(deps: RuntimeDeps, reads: ReadTools) -> Brains:
             ]
         )
 
-    return Brains(diagnose=health_diagnoser(reads, deps.cluster), plan=plan, understand=understand)
+    return replace(embedded_brains(deps, reads), plan=plan, understand=understand)
 
 
 @dataclass

@@ -163,6 +163,14 @@ async def test_unknown_proposal_is_404(api: Api, verb: str) -> None:
         ),
         pytest.param(scale(2, mode="sometimes"), "mode", id="mode"),
         pytest.param(scale(2, surprise=1), "surprise", id="unknown-field"),
+        pytest.param(scale(True), "replicas", id="bool-is-not-a-count"),
+        pytest.param(scale("3"), "replicas", id="string-is-not-a-count"),  # type: ignore[arg-type]
+        pytest.param(scale(2, dry_run="yes"), "dry_run", id="string-is-not-a-bool"),
+        pytest.param(
+            {"target": FRAUD, "action": {"kind": "rollback", "to_version": "v1\u2028x"}},
+            "action",
+            id="line-separator-in-version",
+        ),
     ],
 )
 async def test_bad_bodies_are_422_naming_the_field(api: Api, body: Any, field: str) -> None:
@@ -171,6 +179,13 @@ async def test_bad_bodies_are_422_naming_the_field(api: Api, body: Any, field: s
     detail = r.json()["detail"]
     assert any(field in [str(x) for x in d["loc"]] or field in d["msg"] for d in detail), detail
     assert api.replicas() == 2
+
+
+async def test_unknown_query_parameter_is_422_naming_it(api: Api) -> None:
+    r = await api.client.get("/v1/proposals?stauts=pending", headers=bearer("vera"))
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["query", "stauts"]
+    assert "status" in r.json()["detail"][0]["msg"]  # it says what the route takes
 
 
 async def test_unparseable_body_is_422(api: Api) -> None:

@@ -94,7 +94,9 @@ async def test_unknown_request_is_answered_not_failed(api: Api) -> None:
         "/v1/chat", json={"text": "make me a sandwich"}, headers=bearer("otto")
     )
     assert r.status_code == 200
-    assert "did not understand" in r.json()["text"]
+    assert r.json()["state"] == "completed"
+    assert "not understood" in r.json()["text"]  # the intent parser's explanation
+    assert api.run.audit.query(kind="proposal") == []
 
 
 async def test_empty_chat_is_422(api: Api) -> None:

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from quarterdeck.agents.a2a.client import AgentError
 from quarterdeck.api.auth import Authenticator
 from quarterdeck.api.control import Control, ControlError
 from quarterdeck.api.metrics import ApiMetrics, AuditTail, RequestMetrics
@@ -75,6 +78,7 @@ def create_app(
         version=settings.version,
         description=_DESCRIPTION,
         lifespan=lifespan,
+        dependencies=[Depends(known_query_parameters)],
     )
     metrics = ApiMetrics()
     app.state.control = control
@@ -92,14 +96,102 @@ def create_app(
                 name=f"a2a-{name}",
             )
     _errors(app)
+    _openapi_with_required_tags(app)
     app.add_middleware(RequestMetrics, metrics=metrics, skip={"/metrics"})
     return app
+
+
+async def known_query_parameters(request: Request) -> None:
+    """Refuse query parameters the route does not take, so a typo (`?stauts=pending`) is a 422
+    that names it instead of a filter silently ignored."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    known = _query_names(dependant)
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", name),
+                    "msg": f"unknown query parameter (this route takes: "
+                    f"{', '.join(sorted(known)) or 'none'})",
+                    "type": "extra_forbidden",
+                }
+                for name in unknown
+            ]
+        )
+
+
+def _query_names(dependant: Any) -> set[str]:
+    """Query parameter names of a route's dependant and all its sub-dependencies."""
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def _openapi_with_required_tags(app: FastAPI) -> None:
+    """Mark every discriminator property as required in the schemas its union maps to.
+
+    The action models default their `kind` (`ScaleAction()` needs no `kind=`), so pydantic lists
+    it as optional, yet a union member is only recognised by its `kind`: a client following the
+    schema literally would send bodies the API must refuse. The schema says what is accepted.
+    """
+
+    def patched() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            components = schema.get("components", {}).get("schemas", {})
+            for node in _walk(schema):
+                disc = node.get("discriminator")
+                if not isinstance(disc, dict):
+                    continue
+                prop = disc.get("propertyName")
+                for ref in (disc.get("mapping") or {}).values():
+                    target = components.get(str(ref).rsplit("/", 1)[-1])
+                    if isinstance(target, dict) and prop in target.get("properties", {}):
+                        required = target.setdefault("required", [])
+                        if prop not in required:
+                            required.append(prop)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = patched  # type: ignore[method-assign]
+
+
+def _walk(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        yield node
+        for v in node.values():
+            yield from _walk(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _walk(v)
 
 
 def _errors(app: FastAPI) -> None:
     @app.exception_handler(ControlError)
     async def control_error(_request: Request, exc: ControlError) -> JSONResponse:
-        return JSONResponse({"detail": exc.message}, status_code=exc.status)
+        if exc.status == 422:  # the same shape as every other 422
+            detail: Any = [{"loc": ["body"], "msg": exc.message, "type": "value_error"}]
+        else:
+            detail = exc.message
+        return JSONResponse({"detail": detail}, status_code=exc.status)
+
+    @app.exception_handler(AgentError)
+    async def agents_failed(_request: Request, exc: AgentError) -> JSONResponse:
+        log.warning("agent call failed: %s", exc)
+        return JSONResponse(
+            {"detail": f"the agents did not answer properly: {type(exc).__name__}"},
+            status_code=503,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -117,6 +209,12 @@ def _errors(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and "parsing the body" in str(exc.detail):
+            # FastAPI's answer to a body that is not UTF-8 JSON: a bad body like any other.
+            detail = [
+                {"loc": ["body"], "msg": "the body is not valid JSON", "type": "json_invalid"}
+            ]
+            return JSONResponse({"detail": detail}, status_code=422)
         return JSONResponse(
             {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
         )

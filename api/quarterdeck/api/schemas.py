@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from quarterdeck.agents.executor import ExecutionReport, ExecutionStatus
 from quarterdeck.agents.loop import LoopMode
@@ -19,6 +19,17 @@ from quarterdeck.api.dryrun import DryRunResult
 from quarterdeck.core.models import Action, Target
 
 _EXAMPLE_TARGET: dict[str, Any] = {"namespace": "ml", "service": "fraud-detector"}
+
+
+# Line breaks that JSON leaves unescaped but `str.splitlines` splits on: in text that travels to
+# the agents inside an event stream they would cut a JSON line in two. They mean "new line".
+_SEPARATORS = "\x85\u2028\u2029"
+_STREAM_BREAKS = str.maketrans(dict.fromkeys(_SEPARATORS, "\n"))
+
+
+def plain_lines(text: str) -> str:
+    """`text` with the Unicode line separators replaced by `\\n`."""
+    return text.translate(_STREAM_BREAKS)
 
 
 class _Body(BaseModel):
@@ -61,6 +72,22 @@ class ActionRequest(_Body):
     target: Target
     action: Action
     reason: str = Field(default="", max_length=4000, examples=["p95 of fraud-detector is high"])
+
+    @field_validator("reason")
+    @classmethod
+    def _plain(cls, v: str) -> str:
+        return plain_lines(v)
+
+    @field_validator("action")
+    @classmethod
+    def _no_line_separators(cls, v: Action) -> Action:
+        # Version names are identifiers; one with a Unicode line separator cannot travel to the
+        # agents (see `plain_lines`) and names no real version anyway.
+        text = v.model_dump_json()
+        if any(c in text for c in _SEPARATORS):
+            raise ValueError("version names may not contain line separators (U+0085/2028/2029)")
+        return v
+
     dry_run: bool = Field(
         default=False,
         description="true: return the guard's verdict and the predicted effect; apply nothing",
@@ -116,6 +143,11 @@ class DecisionRequest(_Body):
     comment: str | None = Field(
         default=None, max_length=2000, examples=["checked the dashboards, go"]
     )
+
+    @field_validator("comment")
+    @classmethod
+    def _plain(cls, v: str | None) -> str | None:
+        return None if v is None else plain_lines(v)
 
 
 class DecisionResponse(BaseModel):
@@ -174,6 +206,11 @@ class ChatRequest(_Body):
 
     text: str = Field(min_length=1, max_length=4000)
 
+    @field_validator("text")
+    @classmethod
+    def _plain(cls, v: str) -> str:
+        return plain_lines(v)
+
 
 class ChatStep(BaseModel):
     """One step the agents took (an SSE `step` event carries one of these)."""
@@ -209,7 +246,7 @@ class LoopSettings(BaseModel):
 
     mode: LoopMode = Field(description="observe | suggest | approve | auto")
     interval_s: float = Field(
-        gt=0, le=86_400, description="clock seconds between loop passes", examples=[15.0]
+        ge=1, le=86_400, description="clock seconds between loop passes", examples=[15.0]
     )
     enabled: bool = Field(description="whether passes run in the background")
 

@@ -40,7 +40,7 @@ class RollbackAction(_Frozen):
     """Roll every replica back to an earlier revision (by number or by version name)."""
 
     kind: Literal["rollback"] = "rollback"
-    to_revision: int | None = Field(default=None, ge=1, examples=[1])
+    to_revision: int | None = Field(default=None, ge=1, le=2**31 - 1, examples=[1])
     to_version: str | None = Field(default=None, examples=["v1"])
 
 
@@ -66,7 +66,7 @@ class RestartAction(_Frozen):
     """Recreate pods. `pods=None` restarts all of them, one at a time (a rolling restart)."""
 
     kind: Literal["restart"] = "restart"
-    pods: int | None = Field(default=None, ge=1)
+    pods: int | None = Field(default=None, ge=1, le=10_000)
 
 
 Action = Annotated[

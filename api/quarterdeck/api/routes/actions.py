@@ -11,12 +11,19 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel
 
 from quarterdeck.agents.executor import ExecutionReport, ExecutionStatus
 from quarterdeck.api.auth import Authenticator, Principal
-from quarterdeck.api.routes.common import Approver, ControlDep, Operator, Viewer, problems
+from quarterdeck.api.routes.common import (
+    Approver,
+    ControlDep,
+    Operator,
+    Viewer,
+    problems,
+    strict_body,
+)
 from quarterdeck.api.schemas import (
     ActionRequest,
     ActionResponse,
@@ -41,6 +48,7 @@ class ProposalList(BaseModel):
 @router.post(
     "/actions",
     response_model=DryRunResponse | ActionResponse,
+    dependencies=[Depends(strict_body(ActionRequest))],
     summary="Request an action (or dry-run it)",
     responses=problems(409, 503),
 )
@@ -148,8 +156,9 @@ async def _decide(
 @router.post(
     "/proposals/{proposal_id}/approve",
     response_model=DecisionResponse,
+    dependencies=[Depends(strict_body(DecisionRequest))],
     summary="Approve a proposal waiting for a human",
-    responses=problems(404, 409),
+    responses=problems(404, 409, 503),
 )
 async def approve(
     request: Request,
@@ -164,8 +173,9 @@ async def approve(
 @router.post(
     "/proposals/{proposal_id}/reject",
     response_model=DecisionResponse,
+    dependencies=[Depends(strict_body(DecisionRequest))],
     summary="Reject a proposal waiting for a human",
-    responses=problems(404, 409),
+    responses=problems(404, 409, 503),
 )
 async def reject(
     request: Request,

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from quarterdeck.api.routes.common import ControlDep, Viewer, problems
 from quarterdeck.api.schemas import AuditVerifyResponse
 from quarterdeck.audit import AuditEntry, AuditError, AuditKind
+from quarterdeck.audit.store import SERVICE_RE
 from quarterdeck.audit.timefilter import parse_time
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -44,7 +45,13 @@ def _filters(  # noqa: PLR0917 - FastAPI passes query parameters by name
     since: Annotated[str | None, Query(description=_TIME, max_length=64)] = None,
     until: Annotated[str | None, Query(description=_TIME, max_length=64)] = None,
     service: Annotated[
-        str | None, Query(description="namespace/name", max_length=128, examples=["ml/ranker"])
+        str | None,
+        Query(
+            description="namespace/name",
+            max_length=128,
+            pattern=SERVICE_RE.pattern,
+            examples=["ml/ranker"],
+        ),
     ] = None,
     principal: Annotated[str | None, Query(max_length=128)] = None,
     kind: AuditKind | None = None,

@@ -10,20 +10,37 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from quarterdeck.agents.a2a.client import AgentError
-from quarterdeck.api.routes.common import ControlDep, Operator, problems
+from quarterdeck.api.routes.common import ControlDep, Operator, problems, strict_body
 from quarterdeck.api.schemas import ChatReply, ChatRequest, ChatStep
 
 router = APIRouter(prefix="/v1", tags=["chat"])
+
+# One event of the stream, as OpenAPI 3.1 describes an event stream (a schema per event).
+SSE_EVENT = {
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {"type": "string", "enum": ["step", "final", "error"]},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "description": "a ChatStep as JSON (step, final), or {detail} (error)",
+        },
+        "id": {"type": "string"},
+        "retry": {"type": "integer"},
+    },
+}
 log = logging.getLogger("quarterdeck.api")
 
 
 @router.post(
     "/chat",
     response_model=ChatReply,
+    dependencies=[Depends(strict_body(ChatRequest))],
     summary="Ask the agents in words; the answer once they are done",
     responses=problems(503),
 )
@@ -33,13 +50,14 @@ async def chat(body: ChatRequest, control: ControlDep, who: Operator) -> ChatRep
 
 @router.post(
     "/chat/stream",
+    dependencies=[Depends(strict_body(ChatRequest))],
     summary="Ask the agents in words; their steps as server-sent events",
     response_class=EventSourceResponse,
     responses={
         200: {
             "description": "`event: step` (a ChatStep) per step, then `event: final` "
             "(a ChatStep: the last state and answer) or `event: error`",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {"text/event-stream": {"schema": SSE_EVENT}},
         },
         **problems(),
     },

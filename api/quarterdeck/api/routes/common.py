@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 
 from quarterdeck.api.auth import Principal, Role
 from quarterdeck.api.control import Control
@@ -36,3 +39,25 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
         503: "a dependency (cluster, metrics, executor) did not answer",
     }
     return {c: {"model": Problem, "description": text[c]} for c in (401, 403, *codes)}
+
+
+def strict_body(model: type[BaseModel]) -> Callable[[Request], Awaitable[None]]:
+    """A route dependency: the raw JSON body must also validate *strictly* against `model`.
+
+    FastAPI validates bodies in pydantic's lax mode, where `true` passes for the integer 1 and
+    `"3"` for 3; for requests that change a cluster a wrong type is a mistake to refuse, not to
+    guess at. The lax pass still builds the handler's argument and the OpenAPI schema.
+    """
+
+    async def check(request: Request) -> None:
+        raw = await request.body()
+        if not raw.strip() or raw.strip() == b"null":
+            return  # no body: the lax pass already decided whether that is allowed
+        try:
+            model.model_validate_json(raw, strict=True)
+        except ValidationError as e:
+            raise RequestValidationError(
+                [{**err, "loc": ("body", *err["loc"])} for err in e.errors()]
+            ) from None
+
+    return check

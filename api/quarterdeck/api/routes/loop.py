@@ -3,10 +3,10 @@ change; anyone with a token may read)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from quarterdeck.agents.loop import LoopStep
-from quarterdeck.api.routes.common import Admin, ControlDep, Viewer, problems
+from quarterdeck.api.routes.common import Admin, ControlDep, Viewer, problems, strict_body
 from quarterdeck.api.schemas import LoopEventOut, LoopSettings, LoopTickResponse
 
 router = APIRouter(prefix="/v1", tags=["loop"])
@@ -24,6 +24,7 @@ async def get_loop(control: ControlDep, _who: Viewer) -> LoopSettings:
     response_model=LoopSettings,
     summary="Change the loop's mode, interval, on/off",
     responses=problems(),
+    dependencies=[Depends(strict_body(LoopSettings))],
 )
 async def put_loop(body: LoopSettings, control: ControlDep, who: Admin) -> LoopSettings:
     before = control.loop_settings()
@@ -64,7 +65,7 @@ def tick_response(step: LoopStep) -> LoopTickResponse:
     "/loop/tick",
     response_model=LoopTickResponse,
     summary="Run one loop pass now",
-    responses=problems(),
+    responses=problems(503),
 )
 async def tick(control: ControlDep, who: Admin) -> LoopTickResponse:
     control.audit.append("loop", {"change": "manual tick"}, principal=who.name)
