@@ -100,3 +100,23 @@ def test_chat_embedded_needs_no_server(tmp_path: Path) -> None:
     assert (tmp_path / "audit.db").is_file()
     bad = CliRunner().invoke(app, ["chat", "--embedded", "--url", "http://x", "hi"], env=env)
     assert bad.exit_code == 2
+
+
+def test_client_commands_name_an_unreachable_server_and_refuse_bad_urls() -> None:
+    with socket.socket() as s:  # a port nobody listens on once this closes
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    env = {"QUARTERDECK_TOKEN": "t", "COLUMNS": "200"}
+    for args in (
+        ["services"],
+        ["approvals", "list"],
+        ["chat", "hi"],
+        ["approvals", "approve", "p"],
+    ):
+        r = CliRunner().invoke(app, [*args, "--url", url], env=env)
+        assert r.exit_code == 1, (args, r.stdout + r.stderr)
+        assert url in r.stderr
+    bad = CliRunner().invoke(app, ["services", "--url", "ftp://example"], env=env)
+    assert bad.exit_code == 2
+    assert "--url" in bad.stderr
