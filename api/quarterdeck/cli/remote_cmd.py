@@ -127,7 +127,12 @@ class Remote:
         except httpx.TransportError as e:
             self._unreachable(e)
         self.check(response, what=what)
-        return response.json()
+        try:
+            return response.json()
+        except ValueError:
+            _fail(
+                f"{self.url}{path} answered {response.status_code} without JSON: is it Quarterdeck?"
+            )
 
     def stream_events(self, path: str, body: dict[str, Any]) -> Iterator[tuple[str, str]]:
         """Server-sent events of a POST as (event, data), as they arrive."""
