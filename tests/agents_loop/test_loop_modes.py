@@ -138,3 +138,28 @@ async def test_a_service_the_observer_skips_is_reported_as_no_data(
     assert "no usable signals" in still.message
     assert cluster.applied == []
     assert (await rt.loop_once()).events == []  # said once while nothing changes
+
+
+async def test_after_a_denial_the_loop_pauses_then_tries_the_next_candidate(
+    make_runtime: MakeRuntime,
+    board: SignalBoard,
+    cluster: FakeCluster,
+    guard: FakeGuard,
+    clock: ManualClock,
+) -> None:
+    guard.decisions["scale"] = Decision.DENY
+    rt = make_runtime(LoopMode.AUTO)
+    board.set("fraud-detector", 400.0)
+    first = await rt.loop_once()
+    [denied] = first.of_kind("executed")
+    assert denied.status == "denied"
+    clock.advance(15)
+    paused = await rt.loop_once()
+    assert [e.kind for e in paused.events] == ["waiting"]
+    assert "denied" in paused.events[0].message
+    clock.advance(50)
+    [second] = (await rt.loop_once()).of_kind("executed")
+    assert second.proposal is not None
+    assert denied.proposal is not None
+    assert second.proposal.action != denied.proposal.action  # the next candidate
+    assert cluster.applied == []

@@ -121,6 +121,7 @@ class AutonomousLoop:
         *,
         close_after: int = 2,
         retry_denied_after: float = 300.0,
+        pause_after_denial: float = 60.0,
     ) -> None:
         self.network = network
         # An incident closes after this many healthy steps in a row, so a service hovering at
@@ -129,6 +130,9 @@ class AutonomousLoop:
         # A denied action may be allowed later (a cooldown ends, a freeze lifts): it becomes a
         # candidate again after this many clock seconds, not on the very next step.
         self.retry_denied_after = retry_denied_after
+        # After a denial, propose nothing else for the incident for a while: the usual reasons
+        # (a cooldown, a rate limit, a freeze) hold for the next candidate too.
+        self.pause_after_denial = pause_after_denial
         self.audit = audit
         self.clock = clock
         self.mode = mode
@@ -222,6 +226,10 @@ class AutonomousLoop:
             self._emit(out, self._event("reported", incident, health.summary), incident)
             return
         blocker = waiting.get(str(target), waiting.get("*"))
+        denied = [t for t in incident.tried.values() if t is not None]
+        if blocker is None and denied and out.at - max(denied) < self.pause_after_denial:
+            again = max(denied) + self.pause_after_denial
+            blocker = f"the last proposal was denied; nothing new before t={again:.0f}s"
         if blocker is not None:
             self._emit(out, self._event("waiting", incident, blocker), incident)
             return
