@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections import defaultdict
 
 from tests.e2e.conftest import FRAUD, RANKER, StartServer
@@ -79,6 +80,9 @@ def test_audit_review_verify_then_tampering_is_caught(serve: StartServer) -> Non
         assert e["principal"], e  # every step says who
         if e["trace_id"]:
             by_trace[str(e["trace_id"])].append(e)
+    # The served simulator's now is the wall clock's now, so audit times read as real times
+    # (and `quarterdeck audit list --since 1h` finds them).
+    assert abs(float(entries[0]["at"]) - time.time()) < 300
     requests = [e for e in entries if e["kind"] == "request"]
     assert [r["principal"] for r in requests] == ["otto", "otto"]
     traces = {r["trace_id"] for r in requests}
@@ -103,6 +107,9 @@ def test_audit_review_verify_then_tampering_is_caught(serve: StartServer) -> Non
     assert "audit log closed" in s.stderr_text()
     intact = s.cli("audit", "verify", "--db", str(s.audit_db), "--key-file", str(s.key_file))
     assert intact.code == 0, intact.output
+    recent = s.cli("audit", "list", "--db", str(s.audit_db), "--since", "1h", "--kind", "request")
+    assert recent.code == 0, recent.output
+    assert recent.stdout.count("otto") == 2
 
     # An attacker with write access to the file: drop the append-only triggers, rewrite history.
     target = next(e for e in entries if e["kind"] == "execution")

@@ -54,10 +54,16 @@ def build_embedded(
     executor: ExecutorSettings | None = None,
     seed: int | None = None,
     audit_path: Path | None = None,
+    epoch: float | None = None,
 ) -> Embedded:
     """Everything `quarterdeck loop` needs, on the scenario's simulator. Raises ScenarioError,
-    PolicyLoadError or CatalogError (each naming the file and the problem) on bad input."""
-    sim = Simulator(load_scenario(scenario_path), seed=seed)
+    PolicyLoadError or CatalogError (each naming the file and the problem) on bad input.
+    `epoch`: Unix seconds of sim t=0 (default: the simulator's fixed one); a server maps it to
+    its start so audit times read as real times."""
+    scenario = load_scenario(scenario_path)
+    sim = (
+        Simulator(scenario, seed=seed) if epoch is None else Simulator(scenario, seed, epoch=epoch)
+    )
     cluster = SimClusterClient(sim)
     metrics = SimMetricsSource(sim)
     catalog = load_catalog().with_thresholds(slo_from_services(sim.services()))
