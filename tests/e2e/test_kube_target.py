@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -29,10 +30,34 @@ def cluster() -> Iterator[RunningServer]:
         yield running
 
 
+def _kubeconfig(path: Path, server: str) -> Path:
+    """A kubeconfig whose (non-default) context `sim` points at `server` without credentials."""
+    path.write_text(
+        f"""apiVersion: v1
+kind: Config
+clusters:
+  - {{name: sim, cluster: {{server: "{server}"}}}}
+  - {{name: elsewhere, cluster: {{server: "http://127.0.0.1:9"}}}}
+users:
+  - {{name: nobody, user: {{}}}}
+contexts:
+  - {{name: sim, context: {{cluster: sim, user: nobody}}}}
+  - {{name: elsewhere, context: {{cluster: elsewhere, user: nobody}}}}
+current-context: elsewhere
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
 def test_kube_target_reads_acts_and_dry_runs_without_prediction(
-    serve: StartServer, cluster: RunningServer
+    serve: StartServer, cluster: RunningServer, tmp_path: Path
 ) -> None:
-    s = serve("--target", "kube", "--kube-url", cluster.url, "--prometheus-url", cluster.url)
+    kubeconfig = _kubeconfig(tmp_path / "kubeconfig", cluster.url)
+    s = serve(
+        "--target", "kube", "--kubeconfig", str(kubeconfig), "--context", "sim",
+        "--prometheus-url", cluster.url,
+    )  # fmt: skip
     assert any("no simulator on the kube target" in line for line in s.stdout)
     ready = s.as_("vera").get("/readyz")
     assert ready.json() == {"status": "ready", "checks": {"cluster": True, "metrics": True}}
