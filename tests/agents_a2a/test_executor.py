@@ -156,17 +156,31 @@ def test_verification_waits_for_the_settle_time_on_the_clock(
     assert ex.verify_due() == []
 
 
-def test_worse_after_scaling_is_rolled_back(
+def test_worse_after_scaling_down_is_rolled_back(
     make_executor: MakeExecutor, clock: ManualClock, board: SignalBoard, cluster: FakeCluster
 ) -> None:
+    cluster.services["fraud-detector"].replicas = 6
+    board.set("fraud-detector", 100.0, 0.0)
     ex = make_executor()
-    ex.execute(proposal(action=ScaleAction(replicas=6)), mode="auto")
+    ex.execute(proposal(action=ScaleAction(replicas=2)), mode="auto")
     board.set("fraud-detector", 900.0, 0.2)
     clock.advance(61)
     [report] = ex.verify_due()
     assert report.status is ExecutionStatus.ROLLED_BACK
-    assert [a for _, a in cluster.applied] == [ScaleAction(replicas=6), ScaleAction(replicas=2)]
-    assert cluster.services["fraud-detector"].replicas == 2
+    assert [a for _, a in cluster.applied] == [ScaleAction(replicas=2), ScaleAction(replicas=6)]
+    assert cluster.services["fraud-detector"].replicas == 6
+
+
+def test_worse_after_scaling_up_is_escalated_not_undone(
+    make_executor: MakeExecutor, clock: ManualClock, board: SignalBoard, cluster: FakeCluster
+) -> None:
+    ex = make_executor()
+    ex.execute(proposal(action=ScaleAction(replicas=6)), mode="auto")
+    board.set("fraud-detector", 900.0, 0.2)  # the load rose faster than the new pods came up
+    clock.advance(61)
+    [report] = ex.verify_due()
+    assert report.status is ExecutionStatus.ESCALATED
+    assert [a for _, a in cluster.applied] == [ScaleAction(replicas=6)]
 
 
 def test_worse_after_a_rollback_is_escalated(

@@ -48,7 +48,8 @@ def test_judge(
 @pytest.mark.parametrize(
     ("action", "before", "undo"),
     [
-        (ScaleAction(replicas=6), {"replicas": 2}, ScaleAction(replicas=2)),
+        (ScaleAction(replicas=2), {"replicas": 6}, ScaleAction(replicas=6)),
+        (ScaleAction(replicas=6), {"replicas": 2}, None),
         (ScaleAction(replicas=2), {"replicas": 2}, None),
         (
             RouteAction(weights={"v2": 100}),
@@ -58,7 +59,14 @@ def test_judge(
         (RollbackAction(to_version="v1"), {"replicas": 2}, None),
         (RestartAction(), {"replicas": 2}, None),
     ],
-    ids=["scale", "scale-noop", "route", "rollback-escalates", "restart-escalates"],
+    ids=[
+        "scale-down-undone",
+        "scale-up-escalates",
+        "scale-noop",
+        "route",
+        "rollback-escalates",
+        "restart-escalates",
+    ],
 )
 def test_undo(action: object, before: dict[str, object], undo: object) -> None:
     assert undo_action(action, before) == undo  # type: ignore[arg-type]

@@ -132,12 +132,14 @@ def undo_action(action: Action, before: dict[str, Any]) -> Action | None:
     """The action that puts back what `action` changed, or None when it cannot be undone safely.
 
     `before` holds the service's state read just before the action: `replicas`, `weights`.
-    Scaling and re-routing are reversible. A rollback or a restart is not undone automatically: a
-    human is asked instead (rolling forward again to a version we just left is not a safe guess).
+    A scale-down and a re-route are undone. A scale-up is not: when things got worse after adding
+    capacity, the load rose faster than the new pods came up, and taking them away again would
+    only deepen the trouble — a human is asked instead. Neither is a rollback or a restart
+    (rolling forward again to a version we just left is not a safe guess).
     """
     if isinstance(action, ScaleAction):
         replicas = before.get("replicas")
-        if isinstance(replicas, int) and replicas != action.replicas:
+        if isinstance(replicas, int) and replicas > action.replicas:
             return ScaleAction(replicas=replicas)
         return None
     if isinstance(action, RouteAction):
