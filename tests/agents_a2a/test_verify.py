@@ -10,8 +10,11 @@ from quarterdeck.core.models import RestartAction, RollbackAction, RouteAction, 
 SLO = {"p95_latency_ms": 150.0, "error_ratio": 0.01}
 
 
-def sig(p95: float | None, err: float | None = 0.0, stale: bool = False) -> Signals:
-    return Signals(values={"p95_latency_ms": p95, "error_ratio": err}, stale=stale, slo=SLO)
+def sig(
+    p95: float | None, err: float | None = 0.0, stale: bool = False, rate: float | None = None
+) -> Signals:
+    values = {"p95_latency_ms": p95, "error_ratio": err, "request_rate": rate}
+    return Signals(values=values, stale=stale, slo=SLO)
 
 
 @pytest.mark.parametrize(
@@ -23,6 +26,8 @@ def sig(p95: float | None, err: float | None = 0.0, stale: bool = False) -> Sign
         (sig(400), sig(300), None, VerifyResult.IMPROVED),
         (sig(400), sig(401), None, VerifyResult.NO_CHANGE),
         (sig(400), sig(900, 0.2), None, VerifyResult.WORSE),
+        (sig(400, rate=100), sig(900, 0.2, rate=110), None, VerifyResult.WORSE),
+        (sig(400, rate=100), sig(900, 0.2, rate=180), None, VerifyResult.INCONCLUSIVE),
         (sig(100), sig(130), None, VerifyResult.NO_CHANGE),  # up, but still within SLO
         (sig(400), sig(None, None), None, VerifyResult.NO_DATA),
         (sig(400), sig(100, stale=True), None, VerifyResult.NO_DATA),
@@ -34,6 +39,8 @@ def sig(p95: float | None, err: float | None = 0.0, stale: bool = False) -> Sign
         "improved",
         "no-change",
         "worse",
+        "worse-same-load",
+        "worse-load-rose",
         "up-within-slo",
         "no-data",
         "stale",

@@ -122,14 +122,15 @@ class RuntimeRequestError(Exception):
 
 
 def signal_reader(metrics: MetricsSource, catalog: SignalCatalog) -> SignalReader:
-    """The executor's view of a service's signals: p95 latency and error ratio, stale = none."""
+    """The executor's view of a service's signals: p95 latency and error ratio (judged), and the
+    request rate (to tell a rising load from an action that hurt); stale values are None."""
 
     def read(target: Target) -> Signals:
         values: dict[str, float | None] = {}
         slo: dict[str, float] = {}
         observed: list[float] = []
         try:
-            for name in ("p95_latency_ms", "error_ratio"):
+            for name in ("p95_latency_ms", "error_ratio", "request_rate"):
                 r = read_signal(metrics, catalog, name, target)
                 values[name] = r.value
                 if r.observed_at is not None:
@@ -138,7 +139,7 @@ def signal_reader(metrics: MetricsSource, catalog: SignalCatalog) -> SignalReade
                     slo[name] = r.threshold.max
         except (MetricsError, ValueError, KeyError):
             return Signals(values={}, stale=True)
-        stale = all(v is None for v in values.values())
+        stale = values["p95_latency_ms"] is None and values["error_ratio"] is None
         return Signals(values=values, observed_at=max(observed, default=0.0), stale=stale, slo=slo)
 
     return read

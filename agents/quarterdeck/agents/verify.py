@@ -35,6 +35,7 @@ class VerifyResult(StrEnum):
     IMPROVED = "improved"  # better, short of the prediction or without one
     NO_CHANGE = "no_change"
     WORSE = "worse"
+    INCONCLUSIVE = "inconclusive"  # worse, but the load rose enough to explain it
     NO_DATA = "no_data"
 
 
@@ -45,6 +46,10 @@ class VerifySettings(BaseModel):
     better_ratio: float = Field(default=0.05, description="down by more than this is better")
     prediction_tolerance: float = Field(
         default=0.25, description="within this ratio above the predicted value counts as met"
+    )
+    load_rise: float = Field(
+        default=0.2,
+        description="a request rate up by more than this explains worse signals (inconclusive)",
     )
     floor: dict[str, float] = Field(
         default_factory=lambda: {"p95_latency_ms": 1.0, "error_ratio": 0.001},
@@ -117,7 +122,14 @@ def judge(
         elif delta < -s.better_ratio * max(b, 1e-9):
             better.append(name)
     predicted_names = [n for n in JUDGED_SIGNALS if (predicted or {}).get(n) is not None]
-    if worse:
+    rate_b, rate_a = before.get("request_rate"), after.get("request_rate")
+    if worse and rate_b and rate_a is not None and rate_a > rate_b * (1 + s.load_rise):
+        result = VerifyResult.INCONCLUSIVE
+        message = (
+            f"{', '.join(worse)} worse, but the load rose {rate_a / rate_b - 1:.0%} "
+            f"({rate_b:.0f} → {rate_a:.0f} req/s): not the action's doing"
+        )
+    elif worse:
         result, message = VerifyResult.WORSE, f"worse after the action: {', '.join(worse)}"
     elif predicted_names and all(n in met for n in predicted_names):
         result, message = VerifyResult.AS_PREDICTED, "signals moved as the dry-run predicted"
