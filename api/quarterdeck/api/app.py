@@ -8,7 +8,6 @@ and a logged, clean 500 as the very last resort.
 
 from __future__ import annotations
 
-import gc
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -64,11 +63,6 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        # Everything built so far (the agents, policies, the simulator, imported libraries)
-        # lives as long as the process: keep it out of the cyclic GC's full collections, whose
-        # cost grows with the heap and shows up as tail latency on every request.
-        gc.collect()
-        gc.freeze()
         start = getattr(control, "start", None)
         if callable(start):
             start()
