@@ -93,3 +93,49 @@ def test_bad_input_exits_2_naming_the_problem(args: list[str], named: str) -> No
     assert r.exit_code == 2, r.output
     assert named in r.output
     assert "Traceback" not in r.output
+
+
+def test_url_asks_the_running_server_and_applies_nothing(tmp_path: Path) -> None:
+    from quarterdeck.agents.loop import LoopMode
+    from quarterdeck.api.auth import Authenticator, Principal, Role
+    from quarterdeck.api.serving import ServeSettings, build_server, serve_in_thread
+    from quarterdeck.audit import AuditKey
+
+    settings = ServeSettings(
+        state_dir=tmp_path / "state",
+        mode=LoopMode.OBSERVE,
+        loop_enabled=False,
+        scenario=Path(SCENARIO),
+        speed=0,
+        start_at_s=22 * 60,
+    )
+    auth = Authenticator.from_tokens(
+        {
+            "op": Principal(name="otto", role=Role.OPERATOR),
+            "v": Principal(name="v", role=Role.VIEWER),
+        }
+    )
+    server = build_server(settings, audit_key=AuditKey(b"k" * 32, source="test"), auth=auth)
+    out = tmp_path / "remote.json"
+    with serve_in_thread(server) as running:
+        args = ["--service", FRAUD, "--scale", "12", "--url", running.url]
+        r = run_remote(*args, "--token", "op", "--json", str(out))
+        assert r.exit_code == 0, r.output
+        assert server.sim is not None
+        assert server.sim.service("ml", "fraud-detector").spec_replicas == 2  # nothing applied
+        denied = run_remote(*args, "--token", "v")
+        assert denied.exit_code == 1
+        assert "not allowed" in denied.output
+        mixed = run_remote(SCENARIO, *args, "--token", "op")
+        assert mixed.exit_code == 2
+        assert "SCENARIO" in mixed.output
+    doc = json.loads(out.read_text())
+    assert doc["verdict"]["decision"] == "allow"
+    assert doc["predicted_action"]["replicas"] < 12
+    assert doc["prediction"]["verdict"] == "helps"
+    assert doc["at"] == 22 * 60
+    assert "clamped to" in r.output
+
+
+def run_remote(*args: str):
+    return CliRunner().invoke(app, ["dry-run", *args])

@@ -123,7 +123,10 @@ def _first_error(e: Exception) -> str:
 
 
 def dry_run_cmd(
-    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.", show_default=False)],
+    scenario: Annotated[
+        Path | None,
+        typer.Argument(help="Scenario YAML file (not with --url).", show_default=False),
+    ] = None,
     *,
     at: Annotated[
         str, typer.Option("--at", help="Scenario time at which to act (20m, 1h30m).")
@@ -163,9 +166,23 @@ def dry_run_cmd(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Also write the result as JSON to this file.")
     ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url",
+            help="Ask a running `quarterdeck serve` instead, on its current state "
+            "(token: --token or $QUARTERDECK_TOKEN; operator role).",
+        ),
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option("--token", help="Bearer token for --url.", show_default=False)
+    ] = None,
 ) -> None:
     """Show what the guard would decide about an action at time --at of SCENARIO, and its
-    predicted effect over --horizon against doing nothing. Nothing real is touched."""
+    predicted effect over --horizon against doing nothing. Nothing real is touched.
+
+    With --url, the running server judges and predicts the action on its own current state
+    (its policies, its cluster; a prediction only on a simulated target) and applies nothing."""
     from quarterdeck.api.dryrun import dry_run
     from quarterdeck.core.models import ActionProposal
     from quarterdeck.policies.guard import Guard
@@ -189,6 +206,24 @@ def dry_run_cmd(
     horizon_s = _duration("--horizon", horizon)
     if horizon_s <= 0:
         bad_input("--horizon must be positive")
+    if url is not None or token is not None:
+        given = [
+            flag
+            for flag, used in (
+                ("SCENARIO", scenario is not None),
+                ("--at", at != "0s"),
+                ("--policies", policies is not None),
+                ("--seed", seed is not None),
+                ("--as", requested_by != "cli"),
+            )
+            if used
+        ]
+        if given:
+            bad_input(f"{', '.join(given)}: not with --url (the server uses its own state)")
+        _remote(url, token, target=target, action=action, horizon_s=horizon_s, json_out=json_out)
+        return
+    if scenario is None:
+        bad_input("give a SCENARIO file, or --url of a running server")
     if not scenario.is_file():
         bad_input(f"scenario file not found: {scenario}")
     try:
@@ -234,6 +269,39 @@ def dry_run_cmd(
             "at": sim.now,
             **result.model_dump(mode="json"),
         }
+        try:
+            json_out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        except OSError as e:
+            bad_input(f"cannot write {json_out}: {e.strerror}")
+
+
+def _remote(
+    url: str | None,
+    token: str | None,
+    *,
+    target: Target,
+    action: Action,
+    horizon_s: float,
+    json_out: Path | None,
+) -> None:
+    """POST the action with `dry_run: true` to a running server and print its answer."""
+    from quarterdeck.api.schemas import DryRunResponse
+    from quarterdeck.cli.remote_cmd import Remote
+
+    body = {
+        "target": target.model_dump(mode="json"),
+        "action": action.model_dump(mode="json"),
+        "reason": "dry-run from the command line",
+        "dry_run": True,
+        "horizon_s": horizon_s,
+    }
+    with Remote(url, token) as server:
+        answer = server.call("POST", "/v1/actions", json=body, what=str(target))
+    result = DryRunResponse.model_validate(answer).result
+    at = result.prediction.start if result.prediction is not None else result.proposal.created_at
+    _print(result, scenario=server.url, at=at)
+    if json_out is not None:
+        doc = {"format": 1, "server": server.url, "at": at, **result.model_dump(mode="json")}
         try:
             json_out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
         except OSError as e:
