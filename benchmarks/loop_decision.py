@@ -6,7 +6,9 @@ A generated scenario of N services (a tenth of them with a load spike, a bad dep
 or a slowdown) runs on the simulator; at every controller interval the `agent` controller's
 `decide` (observe every service → diagnose → plan → guard) is timed. `--graph` also times the
 observer's tool-calling turn (`run_agent` with the embedded reasoner over the read tools on the
-in-process sim adapters) for the same N services, which is what `quarterdeck loop` runs.
+in-process sim adapters) for the same N services, which is what `quarterdeck loop` runs, and the
+read path alone: `service_health` over every service (1m and 5m windows) batched — one
+all-services PromQL query per signal — against the same reports read service by service.
 Prints p50 / p95 / max in milliseconds.
 """
 
@@ -75,6 +77,7 @@ def main() -> None:
     ap.add_argument("--services", type=int, default=100)
     ap.add_argument("--decisions", type=int, default=60)
     ap.add_argument("--graph", action="store_true", help="also time the observer's graph turn")
+    ap.add_argument("--turns", type=int, default=10, help="graph turns to time with --graph")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "loop-bench.yaml"
@@ -96,30 +99,46 @@ def main() -> None:
     report(f"agent controller decide, {a.services} services", times)
     print(f"  ({acted} actions over {a.decisions} decisions; {controller.stats()})")
     if a.graph:
-        graph_turns(sim, a.services)
+        graph_turns(sim, a.services, a.turns)
 
 
-def graph_turns(sim: Simulator, n: int) -> None:
+def graph_turns(sim: Simulator, n: int, turns: int) -> None:
     from quarterdeck.agents.reasoning.agent_brains import reasoner_brains
     from quarterdeck.agents.reasoning.embedded import EmbeddedReasoner
     from quarterdeck.tools.cluster.sim import SimClusterClient
     from quarterdeck.tools.metrics.sim import SimMetricsSource
-    from quarterdeck.tools.reads import ReadContext, register_read_tools
+    from quarterdeck.tools.reads import HealthParams, ReadContext, ReadTools, register_read_tools
     from quarterdeck.tools.registry import ToolRegistry
     from quarterdeck.tools.signals import load_catalog, slo_from_services
 
     cluster = SimClusterClient(sim)
     registry = ToolRegistry()
     catalog = load_catalog().with_thresholds(slo_from_services(sim.services()))
-    register_read_tools(registry, ReadContext(SimMetricsSource(sim), catalog, cluster))
+    ctx = ReadContext(SimMetricsSource(sim), catalog, cluster)
+    register_read_tools(registry, ctx)
     brains = reasoner_brains(EmbeddedReasoner(), registry, cluster)
-    times = []
-    for _ in range(5):
+    graph, batched, one_by_one = [], [], []
+    for _ in range(turns):
         sim.advance(15)
         t0 = time.perf_counter()
         brains.diagnose(None)
-        times.append((time.perf_counter() - t0) * 1000)
-    report(f"observer graph turn (read tools over sim adapters), {n} services", times)
+        graph.append((time.perf_counter() - t0) * 1000)
+        fresh_tools = ReadTools(ctx)  # a fresh step memory: nothing left from the turn above
+        t0 = time.perf_counter()
+        for window in ("1m", "5m"):
+            fresh_tools.service_health(HealthParams(window=window))
+        batched.append((time.perf_counter() - t0) * 1000)
+        if len(one_by_one) < 3:  # slow: a few samples are enough to compare
+            targets = [d.target for d in cluster.deployments()]
+            fresh_tools = ReadTools(ctx)
+            t0 = time.perf_counter()
+            for window in ("1m", "5m"):
+                for t in targets:
+                    fresh_tools.health_of(t, window)
+            one_by_one.append((time.perf_counter() - t0) * 1000)
+    report(f"observer graph turn (read tools over sim adapters), {n} services", graph)
+    report(f"service_health 1m+5m, all {n} services batched", batched)
+    report(f"service_health 1m+5m, {n} services one by one (before batching)", one_by_one)
 
 
 if __name__ == "__main__":

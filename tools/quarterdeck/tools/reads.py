@@ -19,8 +19,15 @@ from quarterdeck.core.durations import parse_duration
 from quarterdeck.core.models import Target, ToolResult, ToolStatus
 from quarterdeck.tools.cluster.base import ClusterClient, ClusterError
 from quarterdeck.tools.metrics.base import MetricsError, MetricsSource, RangeSeries
+from quarterdeck.tools.metrics.cache import StepCache
 from quarterdeck.tools.registry import ToolRegistry
-from quarterdeck.tools.signals import SignalCatalog, SignalReading, no_data, read_signal
+from quarterdeck.tools.signals import (
+    SignalCatalog,
+    SignalReading,
+    no_data,
+    read_signal,
+    read_signal_all,
+)
 
 NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 MAX_POINTS = 240  # per series in a range answer: enough to see a trend, cheap in tokens
@@ -135,11 +142,45 @@ def _series_json(series: list[RangeSeries]) -> list[dict[str, Any]]:
     return out
 
 
+def _health_report(
+    target: Target, raw: dict[str, SignalReading], stale_reason: str | None
+) -> dict[str, Any]:
+    readings = {n: no_data(r) if stale_reason else r for n, r in raw.items()}
+    statuses = [r.status for r in readings.values()]
+    thresholded = [r.status for r in readings.values() if r.threshold is not None]
+    if all(s == "no_data" for s in statuses):
+        health = "no_data"
+    elif "violated" in statuses:
+        health = "violated"
+    elif "no_data" in thresholded:
+        health = "unknown"
+    else:
+        health = "ok"
+    observed = [r.observed_at for r in readings.values() if r.observed_at is not None]
+    out: dict[str, Any] = {
+        "service": str(target),
+        "health": health,
+        "observed_at": max(observed) if observed and not stale_reason else None,
+        "signals": {n: r.as_dict() for n, r in readings.items()},
+        "violations": [
+            f"{n} = {r.value:g} {r.unit} (SLO {r.threshold.describe()})"
+            for n, r in readings.items()
+            if r.status == "violated" and r.value is not None and r.threshold is not None
+        ],
+    }
+    if stale_reason:
+        out["no_data_reason"] = stale_reason
+    return out
+
+
 class ReadTools:
     """The read tools over one context; `register(registry)` adds them."""
 
     def __init__(self, ctx: ReadContext) -> None:
         self.ctx = ctx
+        # Catalog signals read through a per-step memory: health over 1m and 5m and the
+        # details that follow ask the same all-services queries within one step.
+        self._signals = StepCache(ctx.metrics)
 
     # service health ------------------------------------------------------------------------
 
@@ -154,7 +195,7 @@ class ReadTools:
         if inv is None:
             raise ValueError("no cluster client and no inventory query in the catalog")
         found = set()
-        for s in self.ctx.metrics.query(inv.query):
+        for s in self._signals.query(inv.query):
             ns, name = s.labels.get(inv.namespace_label), s.labels.get(inv.service_label)
             if ns and name and (namespace is None or ns == namespace):
                 found.add((ns, name))
@@ -162,52 +203,36 @@ class ReadTools:
 
     def health_of(self, target: Target, window: str | None = None) -> dict[str, Any]:
         """Key signals of one service against their SLO ranges, stale data withheld."""
-        cat, src = self.ctx.catalog, self.ctx.metrics
-        stale_reason = None
+        return self.health_of_many([target], window)[0]
+
+    def health_of_many(
+        self, targets: list[Target], window: str | None = None
+    ) -> list[dict[str, Any]]:
+        """`health_of` for each target, reading each signal once for all of them (the
+        catalog's all-services form) instead of once per service."""
+        cat, src = self.ctx.catalog, self._signals
+        stale: dict[Target, str] = {}
         if cat.freshness:
-            age = read_signal(src, cat, cat.freshness, target, window=window)
-            if age.value is None:
-                stale_reason = "no recent samples for this service"
-            elif age.value > src.max_age_s:
-                stale_reason = (
-                    f"newest sample is {age.value:.0f} s old (max age {src.max_age_s:g} s)"
-                )
-        readings: dict[str, SignalReading] = {}
-        for name in cat.health:
-            r = read_signal(src, cat, name, target, window=window)
-            readings[name] = no_data(r) if stale_reason else r
-        statuses = [r.status for r in readings.values()]
-        thresholded = [r.status for r in readings.values() if r.threshold is not None]
-        if all(s == "no_data" for s in statuses):
-            health = "no_data"
-        elif "violated" in statuses:
-            health = "violated"
-        elif "no_data" in thresholded:
-            health = "unknown"
-        else:
-            health = "ok"
-        observed = [r.observed_at for r in readings.values() if r.observed_at is not None]
-        out: dict[str, Any] = {
-            "service": str(target),
-            "health": health,
-            "observed_at": max(observed) if observed and not stale_reason else None,
-            "signals": {n: r.as_dict() for n, r in readings.items()},
-            "violations": [
-                f"{n} = {r.value:g} {r.unit} (SLO {r.threshold.describe()})"
-                for n, r in readings.items()
-                if r.status == "violated" and r.value is not None and r.threshold is not None
-            ],
-        }
-        if stale_reason:
-            out["no_data_reason"] = stale_reason
-        return out
+            ages = read_signal_all(src, cat, cat.freshness, targets, window=window)
+            for t, age in ages.items():
+                if age.value is None:
+                    stale[t] = "no recent samples for this service"
+                elif age.value > src.max_age_s:
+                    stale[t] = (
+                        f"newest sample is {age.value:.0f} s old (max age {src.max_age_s:g} s)"
+                    )
+        per_signal = {n: read_signal_all(src, cat, n, targets, window=window) for n in cat.health}
+        return [
+            _health_report(t, {n: per_signal[n][t] for n in cat.health}, stale.get(t))
+            for t in targets
+        ]
 
     def service_health(self, p: HealthParams) -> ToolResult:
         def run() -> ToolResult:
             targets = self._targets(p.namespace, p.service)
             if not targets:
                 return ToolResult(tool="service_health", status=ToolStatus.NO_DATA, data=[])
-            reports = [self.health_of(t, p.window) for t in targets]
+            reports = self.health_of_many(targets, p.window)
             status = (
                 ToolStatus.NO_DATA
                 if all(r["health"] == "no_data" for r in reports)
@@ -251,7 +276,7 @@ class ReadTools:
                 series = self._range(query, p.over, p.step)
                 extra = {"signal": p.signal, "service": str(target), "unit": spec.unit}
                 return self._range_result("get_signal", series, extra)
-            reading = read_signal(self.ctx.metrics, cat, p.signal, target, window=p.window)
+            reading = read_signal(self._signals, cat, p.signal, target, window=p.window)
             status = ToolStatus.SUCCESS if reading.has_data else ToolStatus.NO_DATA
             return ToolResult(tool="get_signal", status=status, data=reading.as_dict())
 
@@ -336,7 +361,7 @@ class ReadTools:
                     "observed_at": self.ctx.metrics.now(),
                 }
                 return ToolResult(tool="route_weights", status=ToolStatus.SUCCESS, data=data)
-            reading = read_signal(self.ctx.metrics, self.ctx.catalog, "route_weights", p.target)
+            reading = read_signal(self._signals, self.ctx.catalog, "route_weights", p.target)
             if not reading.by:
                 return ToolResult(
                     tool="route_weights", status=ToolStatus.NO_DATA, data=reading.as_dict()

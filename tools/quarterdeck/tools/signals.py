@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from quarterdeck.core.models import Evidence, Target
-from quarterdeck.tools.metrics.base import MetricsSource
+from quarterdeck.tools.metrics.base import MetricsSource, Sample
 
 DEFAULT_CATALOG = Path(__file__).with_name("signals.yaml")
 _PLACEHOLDER = re.compile(r"\{(namespace|service|window|version)\}")
@@ -66,11 +66,28 @@ class Threshold(_Strict):
         return f"<= {self.max:g}" if self.max is not None else f">= {self.min:g}"
 
 
+class AllServices(_Strict):
+    """The same signal for every service in one query (`{window}` only), its answer grouped by
+    the labels that name each service. Reading 100 services is then one query, not 100."""
+
+    query: str = Field(min_length=1)
+    namespace_label: str = "namespace"
+    service_label: str = "service"
+
+    @field_validator("query")
+    @classmethod
+    def _one_line(cls, v: str) -> str:
+        if re.search(r"\{(namespace|service)\}", v):
+            raise ValueError("an all-services query cannot name one {namespace} or {service}")
+        return " ".join(v.split())
+
+
 class SignalDef(_Strict):
     description: str = ""
     unit: str = ""
     query: str = Field(min_length=1)
     by: str | None = Field(default=None, description="one value per value of this label")
+    all: AllServices | None = Field(default=None, description="the every-service form")
 
     @field_validator("query")
     @classmethod
@@ -139,6 +156,16 @@ class SignalCatalog(_Strict):
         values = {"namespace": target.namespace, "service": target.service, "window": window}
         template = self.signal(name).query
         return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template)
+
+    def render_all(self, name: str, *, window: str | None = None) -> str | None:
+        """The signal's all-services PromQL, or None when the catalog gives no such form."""
+        form = self.signal(name).all
+        if form is None:
+            return None
+        window = window or self.defaults.window
+        if not _WINDOW.match(window):
+            raise ValueError(f"window {window!r} is not a PromQL duration such as 1m or 30s")
+        return form.query.replace("{window}", window)
 
     def threshold(self, name: str, target: Target) -> Threshold | None:
         per = self.thresholds.services.get(str(target), {})
@@ -243,9 +270,47 @@ def read_signal(
     at: float | None = None,
 ) -> SignalReading:
     """Run one signal for one service. MetricsError propagates (the caller reports ERROR)."""
-    spec = catalog.signal(name)
     query = catalog.render(name, target, window=window)
-    samples = [s for s in source.query(query, at) if not math.isnan(s.value)]
+    return _reading(catalog, name, target, source.query(query, at), query)
+
+
+def read_signal_all(
+    source: MetricsSource,
+    catalog: SignalCatalog,
+    name: str,
+    targets: Sequence[Target],
+    *,
+    window: str | None = None,
+    at: float | None = None,
+) -> dict[Target, SignalReading]:
+    """One signal for many services: one all-services query when the catalog has that form
+    (a service missing from its answer has NO DATA, exactly as its own query would say), one
+    query per service otherwise. MetricsError propagates."""
+    spec = catalog.signal(name)
+    query = catalog.render_all(name, window=window)
+    if spec.all is None or query is None or len(targets) < 2:
+        return {t: read_signal(source, catalog, name, t, window=window, at=at) for t in targets}
+    per: dict[tuple[str, str], list[Sample]] = {}
+    for s in source.query(query, at):
+        key = (s.labels.get(spec.all.namespace_label, ""), s.labels.get(spec.all.service_label, ""))
+        per.setdefault(key, []).append(s)
+    return {
+        t: _reading(
+            catalog,
+            name,
+            t,
+            per.get((t.namespace, t.service), []),
+            catalog.render(name, t, window=window),
+        )
+        for t in targets
+    }
+
+
+def _reading(
+    catalog: SignalCatalog, name: str, target: Target, answer: list[Sample], query: str
+) -> SignalReading:
+    spec = catalog.signal(name)
+    samples = [s for s in answer if not math.isnan(s.value)]
     threshold = catalog.threshold(name, target)
     observed = max((s.timestamp for s in samples), default=None)
     if spec.by:
