@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from quarterdeck.agents.a2a.planner_agent import Planner
@@ -56,7 +57,9 @@ class AuditedReasoner:
         self._principal = principal
 
     def step(self, request: ReasonerRequest) -> ReasonerReply:
+        started = time.perf_counter()  # a measurement for /metrics, not an input to any decision
         reply = self._inner.step(request)
+        latency_s = time.perf_counter() - started
         usage = reply.usage
         outcome = "tool_calls" if reply.tool_calls else "refusal" if reply.refusal else "final"
         self._audit.append(
@@ -69,6 +72,7 @@ class AuditedReasoner:
                 "prompt_tokens": usage.prompt_tokens if usage else None,
                 "completion_tokens": usage.completion_tokens if usage else None,
                 "total_tokens": usage.total if usage else None,
+                "latency_s": round(latency_s, 6),
             },
             principal=self._principal or f"agent:{request.role}",
         )
