@@ -88,3 +88,11 @@ def test_kube_target_reads_acts_and_dry_runs_without_prediction(
     assert cluster.call(lambda: cluster.sim.service("ml", "ranker").spec_replicas) == 5
     assert wait_for(lambda: s.replicas("ranker") == 5, timeout=3.0, what="ranker at 5")
     assert cluster.call(lambda: cluster.sim.service("ml", "fraud-detector").spec_replicas) == 2
+
+    # The whole agent chain over the real adapters: diagnose from PromQL, plan, guard, apply.
+    chat = s.as_("otto").post("/v1/chat", json={"text": "p95 of fraud-detector is high, fix it"})
+    assert chat.status_code == 200, chat.text
+    answer = chat.json()
+    assert answer["state"] == "completed", answer
+    assert "p95_latency_ms" in answer["text"]
+    assert cluster.call(lambda: cluster.sim.service("ml", "fraud-detector").spec_replicas) > 2
