@@ -14,8 +14,7 @@ import pytest
 from quarterdeck.agents.a2a.wire import Intent, PlanResult, ServiceHealth
 from quarterdeck.agents.embedded import Embedded, build_embedded
 from quarterdeck.agents.loop import LoopMode
-from quarterdeck.agents.reasoning.agent_brains import embedded_brains
-from quarterdeck.agents.runtime import Brains, RuntimeDeps
+from quarterdeck.agents.runtime import Brains, RuntimeDeps, default_brains
 from quarterdeck.api.app import create_app
 from quarterdeck.api.auth import Authenticator, Principal, Role
 from quarterdeck.api.control import RuntimeControl
@@ -63,8 +62,8 @@ def understand(text: str) -> Intent:
 
 
 def brains(deps: RuntimeDeps, reads: ReadTools) -> Brains:
-    """The embedded brain's diagnosis; a planner that adds two replicas; the scripted intents
-    (so these tests do not depend on how the brain reads words or ranks plans)."""
+    """The embedded brain's (audited) diagnosis; a planner that adds two replicas; the scripted
+    intents (so these tests do not depend on how the brain reads words or ranks plans)."""
 
     def plan(health: ServiceHealth) -> PlanResult:
         now = deps.cluster.deployment(health.target).replicas
@@ -80,7 +79,7 @@ def brains(deps: RuntimeDeps, reads: ReadTools) -> Brains:
             ]
         )
 
-    return replace(embedded_brains(deps, reads), plan=plan, understand=understand)
+    return replace(default_brains(deps), plan=plan, understand=understand)
 
 
 @dataclass

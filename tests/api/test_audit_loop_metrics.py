@@ -133,6 +133,16 @@ async def test_metrics_count_requests_and_decisions(api: Api) -> None:
     assert "qd_api_request_duration_seconds_bucket" in text
 
 
+async def test_metrics_time_the_reasoner(api: Api) -> None:
+    r = await api.client.post("/v1/chat", json={"text": "how ranker"}, headers=bearer("otto"))
+    assert r.status_code == 200
+    calls = api.run.audit.query(kind="reasoner_call")
+    assert calls  # the observer's diagnosis went through the (audited) embedded reasoner
+    text = (await api.client.get("/metrics")).text
+    count = f'qd_reasoner_latency_seconds_count{{backend="embedded"}} {float(len(calls))}'
+    assert count in text
+
+
 async def test_services_and_readiness(api: Api) -> None:
     r = await api.client.get("/v1/services", headers=V)
     body = r.json()
