@@ -195,3 +195,24 @@ async def test_unparseable_body_is_422(api: Api) -> None:
         headers={**bearer("otto"), "Content-Type": "application/json"},
     )
     assert r.status_code == 422
+
+
+async def test_proposals_list_newest_first_and_filters(api: Api) -> None:
+    waiting = await api.client.post(
+        "/v1/actions", json=scale(3, mode="approve"), headers=bearer("otto")
+    )
+    body = {"target": FRAUD, "action": {"kind": "rollback", "to_version": "v9"}}
+    denied = await api.client.post("/v1/actions", json=body, headers=bearer("otto"))
+    w, d = waiting.json()["record"]["proposal_id"], denied.json()["record"]["proposal_id"]
+
+    async def ids(query: str = "") -> list[str]:
+        r = await api.client.get(f"/v1/proposals{query}", headers=bearer("vera"))
+        assert r.status_code == 200, r.text
+        return [p["proposal_id"] for p in r.json()["proposals"]]
+
+    assert await ids() == [d, w]
+    assert await ids("?limit=1") == [d]
+    assert await ids("?status=denied") == [d]
+    assert await ids("?status=pending") == [w]
+    assert await ids("?status=awaiting_approval") == [w]
+    assert await ids("?status=applied") == []

@@ -261,6 +261,18 @@ class RuntimeControl:
         key = (head, status, limit)
         if key in self._proposals_cache:
             return self._proposals_cache[key]
+        if status in ("pending", "awaiting_approval"):
+            # The ledger lists what waits for a human directly; no need to scan the audit log.
+            waiting = reversed(self.executor.approvals(pending_only=True))
+            found = (self._report(a.proposal_id) for a in waiting)
+            out = [r for r in found if r is not None and status_matches(r, status)][:limit]
+        else:
+            out = self._scan_proposals(status, limit)
+        self._proposals_cache[key] = out
+        return out
+
+    def _scan_proposals(self, status: ProposalFilter | None, limit: int) -> list[ExecutionReport]:
+        """Proposals in the order they were audited, newest first, filtered by `status`."""
         out: list[ExecutionReport] = []
         seen: set[str] = set()
         offset, page = 0, 500
@@ -281,7 +293,6 @@ class RuntimeControl:
             if len(entries) < page:
                 break
             offset += page
-        self._proposals_cache[key] = out
         return out
 
     def _report(self, proposal_id: str) -> ExecutionReport | None:
