@@ -25,18 +25,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from a2a.server.context import ServerCallContext
-from a2a.types import ListTasksRequest, TaskState
+from a2a.types import TaskState
 from pydantic import BaseModel, ConfigDict
 from starlette.applications import Starlette
 
 from quarterdeck.agents.a2a.cards import AGENT_NAMES, COORDINATOR, EXECUTOR, OBSERVER, PLANNER
 from quarterdeck.agents.a2a.cards import agent_card as make_card
-from quarterdeck.agents.a2a.client import Reply, Step, TaskFinished
+from quarterdeck.agents.a2a.client import AgentError, Reply, Step, TaskFinished
 from quarterdeck.agents.a2a.coordinator_agent import (
     CoordinatorAgent,
     IntentParser,
-    waiting_approval,
 )
 from quarterdeck.agents.a2a.executor_agent import ExecutorAgent
 from quarterdeck.agents.a2a.observer_agent import Diagnoser, ObserverAgent
@@ -264,11 +262,16 @@ class Runtime:
             elif name == PLANNER:
                 agent = PlannerAgent(brains.plan)
             else:
+                stores[name] = SqliteTaskStore(state / "a2a-tasks.sqlite", name)
                 agent = CoordinatorAgent(
-                    network, brains.understand, deps.audit, mode=settings.chat_mode
+                    network,
+                    brains.understand,
+                    deps.audit,
+                    mode=settings.chat_mode,
+                    tasks=stores[name],
                 )
             url = settings.public_urls.get(name, in_process_url(name))
-            stores[name] = SqliteTaskStore(state / "a2a-tasks.sqlite", name)
+            stores.setdefault(name, SqliteTaskStore(state / "a2a-tasks.sqlite", name))
             apps[name] = agent_app(
                 make_card(name, url),
                 agent,
@@ -385,19 +388,18 @@ class Runtime:
         return await client.send(data=data)
 
     async def _coordinator_task_for(self, proposal_id: str) -> tuple[str, str] | None:
-        """The local coordinator task waiting on this proposal, if a chat request made it."""
-        store = self._stores.get(COORDINATOR)
-        if store is None:
+        """The coordinator's chat task waiting on this proposal (asked over A2A, so it works
+        for a coordinator in another process too); None when no chat request made it."""
+        if COORDINATOR not in self.network.names:
             return None
-        page = await store.list(
-            ListTasksRequest(status=TaskState.TASK_STATE_INPUT_REQUIRED, page_size=500),
-            ServerCallContext(),
-        )
-        for task in page.tasks:
-            waiting = waiting_approval(task)
-            if waiting is not None and waiting.get("proposal_id") == proposal_id:
-                return task.id, task.context_id
-        return None
+        try:
+            reply = await self._ask(COORDINATOR, {"skill": "waiting", "proposal_id": proposal_id})
+        except AgentError:
+            return None
+        found = reply.first("waiting")
+        if not isinstance(found, dict):
+            return None
+        return str(found["task_id"]), str(found["context_id"])
 
 
 def _already(approval: Approval) -> DecideOutcome:

@@ -82,6 +82,16 @@ AGENTS: dict[str, AgentSpec] = {
                 examples=('{"skill": "decide", "approve": true, "principal": "alice"}',),
                 tags=("approval",),
             ),
+            SkillSpec(
+                id="waiting",
+                name="Find the request waiting on a proposal",
+                description=(
+                    'Data {"skill": "waiting", "proposal_id": "..."}; returns {"waiting": '
+                    '{"task_id", "context_id"} | null}: the chat task to send "decide" to.'
+                ),
+                examples=('{"skill": "waiting", "proposal_id": "chat-1a2b3c"}',),
+                tags=("approval",),
+            ),
         ),
     ),
     OBSERVER: AgentSpec(

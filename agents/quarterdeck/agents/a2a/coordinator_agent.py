@@ -16,12 +16,14 @@ from typing import Any
 
 from a2a.helpers import new_task_from_user_message
 from a2a.server.agent_execution import AgentExecutor, RequestContext
+from a2a.server.context import ServerCallContext
 from a2a.server.events import EventQueue
-from a2a.server.tasks import TaskUpdater
-from a2a.types import Part, Task, TaskState
+from a2a.server.tasks import TaskStore, TaskUpdater
+from a2a.types import ListTasksRequest, Part, Task, TaskState
 
 from quarterdeck.agents.a2a.cards import EXECUTOR, OBSERVER, PLANNER
 from quarterdeck.agents.a2a.client import AgentError, Reply, TaskFinished
+from quarterdeck.agents.a2a.executor_agent import reply_message
 from quarterdeck.agents.a2a.payloads import data_of, data_part, find_skill, text_of
 from quarterdeck.agents.a2a.server import call_principal
 from quarterdeck.agents.a2a.transport import AgentNetwork
@@ -65,11 +67,13 @@ class CoordinatorAgent(AgentExecutor):
         audit: AuditSink,
         *,
         mode: str = "auto",
+        tasks: TaskStore | None = None,
     ) -> None:
         self._network = network
         self._understand = understand
         self._audit = audit
         self._mode = mode
+        self._tasks = tasks  # this agent's own task store: which task waits on which proposal
 
     async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
         message = context.message
@@ -88,6 +92,11 @@ class CoordinatorAgent(AgentExecutor):
                         [Part(text='waiting for {"skill": "decide", "approve": true|false}')]
                     )
                 )
+            return
+        if skill == "waiting":
+            found = await self._waiting_task(str(payload.get("proposal_id")), context)
+            text = "no chat request waits on that proposal" if found is None else "found"
+            await event_queue.enqueue_event(reply_message(context, text, {"waiting": found}))
             return
         text = text_of(list(message.parts)).strip()
         new = new_task_from_user_message(message)
@@ -266,6 +275,22 @@ class CoordinatorAgent(AgentExecutor):
         await self._finish_with(up, reply, None, str(approval["proposal_id"]))
 
     # -- helpers -----------------------------------------------------------------------------
+
+    async def _waiting_task(
+        self, proposal_id: str, context: RequestContext
+    ) -> dict[str, str] | None:
+        """The chat task of this coordinator that waits for `proposal_id` to be decided."""
+        if self._tasks is None:
+            return None
+        page = await self._tasks.list(
+            ListTasksRequest(status=TaskState.TASK_STATE_INPUT_REQUIRED, page_size=500),
+            context.call_context or ServerCallContext(),
+        )
+        for task in page.tasks:
+            waiting = waiting_approval(task)
+            if waiting is not None and waiting.get("proposal_id") == proposal_id:
+                return {"task_id": task.id, "context_id": task.context_id}
+        return None
 
     async def _ask(self, agent: str, data: dict[str, Any]) -> Reply:
         client = await self._network.client(agent)
