@@ -61,3 +61,23 @@ async def test_chat_on_the_simulator(tmp_path: Path) -> None:
         assert "did not understand" in nonsense.text
     finally:
         await run.runtime.aclose()
+
+
+async def _whole_run(tmp_path: Path, mode: LoopMode) -> tuple[float, float]:
+    run = build_embedded(SCENARIO, tmp_path / mode.value, mode=mode, audit_key=AuditKey(b"k" * 32))
+    try:
+        while not run.sim.done:
+            run.sim.advance(15)
+            await run.runtime.loop_once()
+    finally:
+        await run.runtime.aclose()
+    m = run.sim.metrics.summary()
+    return m.slo_violation_minutes, m.failed_requests
+
+
+@pytest.mark.slow
+async def test_auto_mode_beats_observing_over_the_whole_flash_sale(tmp_path: Path) -> None:
+    watched = await _whole_run(tmp_path, LoopMode.OBSERVE)
+    acted = await _whole_run(tmp_path, LoopMode.AUTO)
+    assert acted[0] < 0.5 * watched[0]  # SLO-violation minutes
+    assert acted[1] < 0.2 * watched[1]  # failed requests
