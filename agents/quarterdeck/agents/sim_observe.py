@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 TREND_S = 90.0  # the load trend is fitted over this much history...
 ONSET_S = 31.0  # ...and over the last three readings, whichever rises faster
 RISE = 0.05  # a trend must move the load by 5 % over its span to count
+ONSET_RISE = 0.10  # the onset (three readings) by 10 %: fewer points, more noise
 RECENT_WINDOW_S = 15.0  # "offered load now": one decision interval, smooths per-tick noise
 
 
@@ -45,6 +46,8 @@ class _Memory:
     losses: deque[EventInfo] = field(default_factory=lambda: deque(maxlen=32))
     revisions_key: tuple[int, str | None] | None = None
     revisions: tuple[RevisionInfo, ...] = ()
+    ready: int | None = None  # ready replicas at the previous observation
+    capacity: float | None = None  # the last per-replica capacity measured in a steady state
 
 
 def slope(points: list[tuple[float, float]]) -> float | None:
@@ -60,10 +63,10 @@ def slope(points: list[tuple[float, float]]) -> float | None:
     return sum((t - mt) * (v - mv) for t, v in points) / den
 
 
-def _significant(rate: float | None, level: float, span: float) -> float | None:
+def _significant(rate: float | None, level: float, span: float, rise: float = RISE) -> float | None:
     """A slope only when it moved the load by more than `RISE` over `span`: the noise of a few
     15 s averages, projected minutes ahead for a slow-starting pod, is not a trend."""
-    if rate is None or abs(rate) * span < RISE * max(level, 1e-9):
+    if rate is None or abs(rate) * span < rise * max(level, 1e-9):
         return None
     return rate
 
@@ -102,16 +105,23 @@ class SimObserver:
         )
         # The onset of a ramp shows in the last three readings before the long fit sees it.
         onset = _significant(
-            slope([(t, r) for t, r in mem.load if now - t <= ONSET_S]), offered, ONSET_S
+            slope([(t, r) for t, r in mem.load if now - t <= ONSET_S]), offered, ONSET_S, ONSET_RISE
         )
         if onset is not None and (trend is None or onset > trend):
             trend = onset
         cap = None
         u = sample.utilisation
-        if sample.ready_replicas > 0 and u > 0 and math.isfinite(u):
+        steady = mem.ready == sample.ready_replicas
+        if steady and sample.ready_replicas > 0 and u > 0 and math.isfinite(u):
             cap = sample.offered_rps / (u * sample.ready_replicas)
+            mem.capacity = cap
+        elif mem.capacity is not None:
+            # A pod turned ready (or was lost) since the last reading: the utilisation gauge
+            # and the ready count may straddle the change, so keep the last steady figure.
+            cap = mem.capacity
         elif v.capacity_rps > 0:
-            cap = v.capacity_rps  # nothing served: the nominal figure
+            cap = v.capacity_rps  # nothing measured yet: the nominal figure
+        mem.ready = sample.ready_replicas
         util = None
         if cap and v.ready_replicas > 0:
             util = offered / (cap * v.ready_replicas)
