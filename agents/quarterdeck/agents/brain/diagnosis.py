@@ -264,6 +264,7 @@ def diagnose(obs: ServiceObservation, settings: DiagnosisSettings | None = None)
         "pending": obs.pending,
         "needed": need,
         "projected_load_rps": load,
+        "rising": (obs.load_slope or 0.0) > 0,
         "min_replicas": obs.min_replicas,
         "max_replicas": obs.max_replicas,
         "route_weights": dict(obs.route_weights),

@@ -94,14 +94,17 @@ def _scale_up(diag: Diagnosis, want: int, why: str, settings: PlannerSettings) -
                 f"{why}; scale {spec} → {spec + step} (a step of {step} toward {first})",
             )
         )
-    out.append(Candidate(ScaleAction(replicas=first), f"{why}; scale {spec} → {first}"))
+    exact = Candidate(ScaleAction(replicas=first), f"{why}; scale {spec} → {first}")
     bigger = _bounded(math.ceil(want * 1.25), d)
     if bigger > first and (step is None or bigger - spec <= step):
-        out.append(
-            Candidate(
-                ScaleAction(replicas=bigger), f"{why}; scale {spec} → {bigger} (25 % headroom)"
-            )
+        roomy = Candidate(
+            ScaleAction(replicas=bigger), f"{why}; scale {spec} → {bigger} (25 % headroom)"
         )
+        # While the load is still rising, the next step waits out the cooldown and a pod
+        # start-up: take the headroom now.
+        out += [roomy, exact] if d.get("rising") else [exact, roomy]
+    else:
+        out.append(exact)
     return out
 
 
