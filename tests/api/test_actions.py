@@ -188,6 +188,12 @@ async def test_unknown_query_parameter_is_422_naming_it(api: Api) -> None:
     assert "status" in r.json()["detail"][0]["msg"]  # it says what the route takes
 
 
+async def test_repeated_query_parameter_is_422(api: Api) -> None:
+    r = await api.client.get("/v1/proposals?limit=1&limit=2", headers=bearer("vera"))
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["query", "limit"]
+
+
 async def test_unparseable_body_is_422(api: Api) -> None:
     r = await api.client.post(
         "/v1/actions",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -102,26 +103,31 @@ def create_app(
 
 
 async def known_query_parameters(request: Request) -> None:
-    """Refuse query parameters the route does not take, so a typo (`?stauts=pending`) is a 422
-    that names it instead of a filter silently ignored."""
+    """Refuse query parameters the route does not take, or takes once but got several times, so
+    a typo (`?stauts=pending`) or a repeat is a 422 that names it instead of being silently
+    ignored (or silently the last one winning)."""
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
     if dependant is None:
         return
     known = _query_names(dependant)
-    unknown = sorted(set(request.query_params) - known)
-    if unknown:
-        raise RequestValidationError(
-            [
-                {
-                    "loc": ("query", name),
-                    "msg": f"unknown query parameter (this route takes: "
-                    f"{', '.join(sorted(known)) or 'none'})",
-                    "type": "extra_forbidden",
-                }
-                for name in unknown
-            ]
-        )
+    counts = Counter(name for name, _ in request.query_params.multi_items())
+    takes = f"this route takes: {', '.join(sorted(known)) or 'none'}"
+    errors = [
+        {
+            "loc": ("query", name),
+            "msg": f"unknown query parameter ({takes})",
+            "type": "extra_forbidden",
+        }
+        for name in sorted(set(counts) - known)
+    ]
+    errors += [
+        {"loc": ("query", name), "msg": f"given {n} times; give it once", "type": "too_many"}
+        for name, n in sorted(counts.items())
+        if n > 1 and name in known
+    ]
+    if errors:
+        raise RequestValidationError(errors)
 
 
 def _query_names(dependant: Any) -> set[str]:
