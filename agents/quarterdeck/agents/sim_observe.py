@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 TREND_S = 90.0  # the load trend is fitted over this much history...
 ONSET_S = 31.0  # ...and over the last three readings, whichever rises faster
-RISE = 0.05  # a trend must move the load by 5 % over its span to count
+RISE = 0.08  # a trend must move the load by 8 % over its span to count
 ONSET_RISE = 0.10  # the onset (three readings) by 10 %: fewer points, more noise
 RECENT_WINDOW_S = 15.0  # "offered load now": one decision interval, smooths per-tick noise
 
