@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
+
 from quarterdeck.agents.controller import AgentController, make_agent_controller
+from quarterdeck.agents.sim_observe import SimObserver
+from quarterdeck.sim.bench import default_scenario_dir
+from quarterdeck.sim.engine import Simulator
 from quarterdeck.sim.runner import run
 from quarterdeck.sim.scenario import load_scenario
 
@@ -40,3 +46,26 @@ def test_injected_event_changes_nothing(tmp_path: Path) -> None:
     result, controller = _run(tmp_path, HOSTILE, minutes=6)
     assert not [a for a in result.action_log if a.action.get("replicas") == 0]  # type: ignore[attr-defined]
     assert controller.stats().approvals_requested == 0
+
+
+def test_same_scenario_and_seed_give_byte_identical_results(tmp_path: Path) -> None:
+    first, _ = _run(tmp_path, SPIKE)
+    second, _ = _run(tmp_path, SPIKE)
+    a, b = first.to_json_dict(), second.to_json_dict()  # type: ignore[attr-defined]
+    a.pop("wall_seconds", None)
+    b.pop("wall_seconds", None)
+    assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def test_a_pod_turning_ready_does_not_look_like_a_slowdown() -> None:
+    # Pods crash and come back: while they turn ready the utilisation gauge and the ready count
+    # straddle the change; the observed per-replica capacity must stay the nominal one.
+    sim = Simulator(load_scenario(default_scenario_dir() / "pod-crash.yaml"))
+    observer = SimObserver()
+    nominal = {v.name: v.capacity_rps for v in sim.services()}
+    while sim.now < 1800:
+        sim.advance(15)
+        for obs in observer.observe_all(sim):
+            cap = obs.capacity_per_replica
+            assert cap is not None
+            assert cap == pytest.approx(nominal[obs.target.service], rel=0.02), (sim.now, obs)

@@ -118,3 +118,18 @@ def test_no_data_is_not_a_breach(observe: Observe) -> None:
     obs = observe("", 180)
     blind = replace(obs, windows=(Window(60, None, None, None), Window(300, None, None, None)))
     assert diagnose(blind).severity == "ok"
+
+
+def test_a_still_rising_load_gets_the_headroom_first(observe: Observe) -> None:
+    d = diagnose(observe(SPIKE, 150))
+    assert d.cause == "load"
+    need = d.details["replicas"] + 2  # a need whose 25 % headroom stays within one step
+    d = replace(d, details=d.details | {"needed": need})
+    steady = candidates(replace(d, details=d.details | {"rising": False}))
+    rising = candidates(replace(d, details=d.details | {"rising": True}))
+    assert steady[0].action == ScaleAction(replicas=need)
+    assert isinstance(rising[0].action, ScaleAction)
+    assert rising[0].action.replicas > need  # the next step would wait out the cooldown
+    assert {c.action.model_dump_json() for c in rising} == {
+        c.action.model_dump_json() for c in steady
+    }
