@@ -69,3 +69,20 @@ def test_a_pod_turning_ready_does_not_look_like_a_slowdown() -> None:
             cap = obs.capacity_per_replica
             assert cap is not None
             assert cap == pytest.approx(nominal[obs.target.service], rel=0.02), (sim.now, obs)
+
+
+def test_a_scale_down_goes_no_lower_than_the_recent_need() -> None:
+    from quarterdeck.agents.brain.diagnosis import Diagnosis
+    from quarterdeck.core.models import Target
+
+    controller = make_agent_controller()
+    target = Target(namespace="ml", service="ranker")
+
+    def diag(cause: str, needed: int) -> Diagnosis:
+        return Diagnosis(target, cause, "ok", "", 0.0, details={"needed": needed})  # type: ignore[arg-type]
+
+    controller._stabilised(diag("load", 9), now=100.0)
+    assert controller._stabilised(diag("overprovisioned", 5), now=200.0).details["needed"] == 9
+    # Past the window the old need no longer holds the service up.
+    later = 100.0 + controller.settings.stabilise_s + 1
+    assert controller._stabilised(diag("overprovisioned", 5), now=later).details["needed"] == 5

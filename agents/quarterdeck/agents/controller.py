@@ -3,7 +3,8 @@ Quarterdeck's loop in `auto` mode with the embedded reasoner's decisions and the
 
 Every `controller_interval`, per service:
 observe (`SimObserver`, reading the simulator directly — see its docstring for why) →
-diagnose (`brain.diagnosis.diagnose`: burn-rate breach + cause with evidence) →
+diagnose (`brain.diagnosis.diagnose`: burn-rate breach + cause with evidence; a scale-down no
+lower than the largest need of the last `stabilise_s`) →
 incident (`brain.incidents.IncidentBook`: service + cause + start; pending actions) →
 plan (`brain.planner.plan`, minus actions pending for the incident and kinds still settling) →
 guard (`quarterdeck.policies.Guard` with the default policy set, evaluated on every proposal in
@@ -20,7 +21,7 @@ anyway. The controller never mutates the simulator; the runner applies what it r
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -53,6 +54,9 @@ class AgentControllerSettings:
     settle_s: float = 60.0
     """After applying an action of a kind, wait this long before another of that kind on the
     same service (let pods start and the windows move; the default cooldown is 60 s)."""
+    stabilise_s: float = 120.0
+    """Scale-downs go no lower than the largest need seen this long back (the HPA's scale-down
+    stabilisation; its 300 s default cost more replica-hours than it saved SLO minutes here)."""
     whatif_horizon_s: float | None = None
     """Rank several candidates by the simulator's what-if over this horizon (None: heuristic
     order; the what-if forks the simulator twice per candidate, so it is off for the bench)."""
@@ -69,6 +73,7 @@ class AgentController:
         self._observer = SimObserver()
         self._book = IncidentBook()
         self._applied: dict[tuple[str, str], float] = {}  # (service, kind) -> applied at
+        self._needs: dict[str, list[tuple[float, int]]] = {}  # service -> recent (t, needed)
         self._denied = 0
         self._approvals = 0
         self._seq = 0
@@ -94,6 +99,7 @@ class AgentController:
         self.decisions = []
         for obs in observations:
             diag = diagnose(obs, self.settings.diagnosis)
+            diag = self._stabilised(diag, now)
             self.decisions.append(diag)
             incident = self._book.update(diag)
             if incident is None:
@@ -135,6 +141,21 @@ class AgentController:
     def _new_id(self) -> str:
         self._seq += 1
         return f"agent-{self._seq:06d}"
+
+    def _stabilised(self, diag: Diagnosis, now: float) -> Diagnosis:
+        """A scale-down goes no lower than the most replicas the load needed over the last
+        `stabilise_s` (the HPA's scale-down stabilisation window)."""
+        need = diag.details.get("needed")
+        hist = self._needs.setdefault(str(diag.target), [])
+        if isinstance(need, int) and diag.cause != "overprovisioned":
+            hist.append((now, need))
+        hist[:] = [(t, n) for t, n in hist if now - t <= self.settings.stabilise_s]
+        if diag.cause != "overprovisioned" or not hist or not isinstance(need, int):
+            return diag
+        floor = max(n for _, n in hist)
+        if floor <= need:
+            return diag
+        return replace(diag, details=diag.details | {"needed": floor})
 
     def _settling(self, obs: ServiceObservation, c: Candidate, now: float) -> bool:
         at = self._applied.get((str(obs.target), c.action.kind))
