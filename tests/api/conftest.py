@@ -99,7 +99,9 @@ class Api:
 MakeApi = Callable[..., Awaitable[Api]]
 
 
-def open_api(state_dir: Path, *, four_eyes: bool = False, at: float = 22 * 60) -> Api:
+def open_api(
+    state_dir: Path, *, four_eyes: bool = False, at: float = 22 * 60, speed: float = 0
+) -> Api:
     run = build_embedded(
         default_scenario(),
         state_dir,
@@ -108,7 +110,7 @@ def open_api(state_dir: Path, *, four_eyes: bool = False, at: float = 22 * 60) -
         brains=brains,
     )
     run.sim.advance(at)  # flash-sale: fraud-detector's load has tripled since 20m
-    control = RuntimeControl(run.runtime, audit=run.audit, sim=run.sim, speed=0)
+    control = RuntimeControl(run.runtime, audit=run.audit, sim=run.sim, speed=speed)
     auth = Authenticator.from_tokens(
         {tok: Principal(name=n, role=r) for n, (tok, r) in PEOPLE.items()},
         four_eyes=four_eyes,
@@ -131,13 +133,15 @@ async def make_api(tmp_path: Path) -> AsyncIterator[MakeApi]:
     """A fresh app (own simulator, state and audit log) per call."""
     opened: list[Api] = []
 
-    async def make(*, four_eyes: bool = False, at: float = 22 * 60) -> Api:
-        api = open_api(tmp_path / f"state-{len(opened)}", four_eyes=four_eyes, at=at)
+    async def make(*, four_eyes: bool = False, at: float = 22 * 60, speed: float = 0) -> Api:
+        state = tmp_path / f"state-{len(opened)}"
+        api = open_api(state, four_eyes=four_eyes, at=at, speed=speed)
         opened.append(api)
         return api
 
     yield make
     for api in opened:
+        await api.control.stop()
         await close_api(api)
 
 

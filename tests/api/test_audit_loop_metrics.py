@@ -6,10 +6,11 @@ import json
 import sqlite3
 from typing import Any
 
+import anyio
 import pytest
 
 from quarterdeck.audit import AuditEntry
-from tests.api.conftest import Api, bearer
+from tests.api.conftest import Api, MakeApi, bearer
 
 pytestmark = pytest.mark.anyio
 
@@ -112,6 +113,26 @@ async def test_loop_settings_and_a_tick_in_auto_mode(api: Api) -> None:
     assert api.replicas() == 4  # the planner's +2, allowed by policy, applied by the executor
     changes = api.run.audit.query(kind="loop", principal="ada")
     assert [c.payload.get("change") for c in changes] == ["settings", "manual tick"]
+
+
+async def test_driver_advances_the_sim_and_runs_passes_when_enabled(make_api: MakeApi) -> None:
+    api = await make_api(speed=300)  # 300 sim s per wall s: a 15 s interval is 50 ms
+    start = api.sim.now
+    api.control.start()
+    await anyio.sleep(0.4)
+    assert api.sim.now > start + 60  # the world moves with the loop off
+    assert api.run.audit.count(kind="loop") == 0
+    r = await api.client.put(
+        "/v1/loop", json={"mode": "auto", "interval_s": 15, "enabled": True}, headers=bearer("ada")
+    )
+    assert r.status_code == 200
+    await anyio.sleep(0.5)
+    assert api.run.audit.query(kind="execution")  # the loop acted on fraud-detector's breach
+    assert api.replicas() > 2
+    await api.control.stop()
+    frozen = api.sim.now
+    await anyio.sleep(0.2)
+    assert api.sim.now == frozen
 
 
 async def test_metrics_count_requests_and_decisions(api: Api) -> None:

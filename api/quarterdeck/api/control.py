@@ -165,21 +165,32 @@ class RuntimeControl:
             self._task = None
 
     async def _drive(self) -> None:
-        """Advance the world and run loop passes, one interval at a time."""
+        """Advance the world in small steps and run a loop pass every `interval_s` clock seconds.
+
+        The simulator moves at most one wall second at a time (so what `/v1/services` shows
+        keeps up with it), and a pass runs once `interval_s` of clock time has gone by since the
+        last one. Without a simulator the clock is the wall clock and only passes are due.
+        """
+        since_pass = 0.0
         while True:
+            speed = self.speed if self.sim is not None else 1.0
             every = self._loop.interval_s
-            wall = every / self.speed if self.speed > 0 else every
+            step_wall = min(1.0, every / speed) if speed > 0 else 1.0
             self._wake.clear()
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=wall)
-                continue  # settings changed: start the interval again
+                await asyncio.wait_for(self._wake.wait(), timeout=step_wall)
+                since_pass = 0.0  # settings changed: the interval starts again
+                continue
             except TimeoutError:
                 pass
+            since_pass += step_wall * speed
             try:
                 async with self._world:
-                    if self.sim is not None and self.speed > 0 and not self.sim.done:
-                        self.sim.advance(min(every, self.sim.duration - self.sim.now))
-                    if self._loop.enabled:
+                    sim = self.sim
+                    if sim is not None and speed > 0 and not sim.done:
+                        sim.advance(min(step_wall * speed, sim.duration - sim.now))
+                    if self._loop.enabled and since_pass >= every - 1e-9:
+                        since_pass = 0.0
                         await self.runtime.loop_once(self._loop.mode)
             except Exception:  # one failed pass must not stop the driver
                 log.exception("loop pass failed")
