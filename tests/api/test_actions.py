@@ -186,6 +186,9 @@ async def test_unknown_query_parameter_is_422_naming_it(api: Api) -> None:
     assert r.status_code == 422
     assert r.json()["detail"][0]["loc"] == ["query", "stauts"]
     assert "status" in r.json()["detail"][0]["msg"]  # it says what the route takes
+    r = await api.client.get("/v1/loop?verbose=1", headers=bearer("vera"))
+    assert r.status_code == 422  # even on a route that takes none
+    assert (await api.client.get("/healthz?probe=kubelet")).status_code == 200  # not probes
 
 
 async def test_repeated_query_parameter_is_422(api: Api) -> None:

@@ -108,8 +108,8 @@ async def known_query_parameters(request: Request) -> None:
     ignored (or silently the last one winning)."""
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
-    if dependant is None:
-        return
+    if dependant is None or not request.url.path.startswith("/v1/"):
+        return  # probes and scrapers (/healthz, /metrics…) may add whatever they like
     known = _query_names(dependant)
     counts = Counter(name for name, _ in request.query_params.multi_items())
     takes = f"this route takes: {', '.join(sorted(known)) or 'none'}"

@@ -42,6 +42,18 @@ class Problem(BaseModel):
     detail: Any = Field(examples=["no proposal with id 'p-1'"])
 
 
+class ValidationIssue(BaseModel):
+    loc: list[str | int] = Field(examples=[["body", "action", "scale", "replicas"]])
+    msg: str = Field(examples=["Input should be greater than or equal to 0"])
+    type: str = Field(examples=["greater_than_equal"])
+
+
+class ValidationProblem(BaseModel):
+    """A 422: every field that is wrong, where it is and why."""
+
+    detail: list[ValidationIssue]
+
+
 # -- actions -----------------------------------------------------------------------------------
 
 

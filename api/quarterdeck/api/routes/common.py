@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from quarterdeck.api.auth import Principal, Role
 from quarterdeck.api.control import Control
-from quarterdeck.api.schemas import Problem
+from quarterdeck.api.schemas import Problem, ValidationProblem
 from quarterdeck.api.security import require
 
 
@@ -38,7 +38,12 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
         422: "the request is invalid; the message names the field",
         503: "a dependency (cluster, metrics, executor) did not answer",
     }
-    return {c: {"model": Problem, "description": text[c]} for c in (401, 403, *codes)}
+    out: dict[int | str, dict[str, Any]] = {
+        c: {"model": Problem, "description": text[c]} for c in (401, 403, *codes)
+    }
+    # Any /v1 route refuses unknown or repeated query parameters, so any may answer 422.
+    out[422] = {"model": ValidationProblem, "description": text[422]}
+    return out
 
 
 def strict_body(model: type[BaseModel]) -> Callable[[Request], Awaitable[None]]:
