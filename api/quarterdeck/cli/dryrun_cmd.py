@@ -178,11 +178,11 @@ def dry_run_cmd(
         str | None, typer.Option("--token", help="Bearer token for --url.", show_default=False)
     ] = None,
 ) -> None:
-    """Show what the guard would decide about an action at time --at of SCENARIO, and its
-    predicted effect over --horizon against doing nothing. Nothing real is touched.
+    """Show the guard's verdict on an action at time --at of SCENARIO beside its predicted effect.
 
-    With --url, the running server judges and predicts the action on its own current state
-    (its policies, its cluster; a prediction only on a simulated target) and applies nothing."""
+    The prediction runs --horizon ahead against doing nothing. Nothing real is touched.
+
+    With --url, a running server judges and predicts it on its current state; it applies nothing."""
     from quarterdeck.api.dryrun import dry_run
     from quarterdeck.core.models import ActionProposal
     from quarterdeck.policies.guard import Guard
