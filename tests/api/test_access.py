@@ -121,3 +121,33 @@ async def test_a2a_decision_needs_the_approver_role(api: Api) -> None:
     assert "approver" in r.json()["detail"]
     r = await api.client.post("/a2a/executor/", json=A2A_DECIDE, headers={**A2A, **bearer("alice")})
     assert r.status_code == 200  # past the gate; the agent answers (the task does not exist)
+
+
+async def test_an_approval_over_a2a_is_recorded_under_the_tokens_owner(api: Api) -> None:
+    body = {
+        "target": {"namespace": "ml", "service": "fraud-detector"},
+        "action": {"kind": "scale", "replicas": 3},
+        "mode": "approve",
+    }
+    record = (await api.client.post("/v1/actions", json=body, headers=bearer("otto"))).json()
+    approval = record["record"]["approval"]
+    decide = {
+        "jsonrpc": "2.0",
+        "id": 3,
+        "method": "SendMessage",
+        "params": {
+            "message": {
+                "messageId": "m3",
+                "role": "ROLE_USER",
+                "taskId": approval["task_id"],
+                "contextId": approval["context_id"],
+                # The message claims someone else; the gate's principal wins.
+                "parts": [{"data": {"skill": "decide", "approve": True, "principal": "mallory"}}],
+            }
+        },
+    }
+    r = await api.client.post("/a2a/executor/", json=decide, headers={**A2A, **bearer("bob")})
+    assert r.status_code == 200, r.text
+    assert api.replicas() == 3
+    decided = api.run.audit.query(kind="approval")
+    assert [(e.principal, e.payload["by"]) for e in decided] == [("bob", "bob")]
