@@ -1,7 +1,8 @@
 """`quarterdeck demo` run as a user runs it: a subprocess, no terminal, no network.
 
-A shortened copy of the demo hour (the flash sale only) keeps this fast; the approval the policy
-asks for comes at about 8m45s, so 12 minutes is enough to see it decided both ways.
+A shortened copy of the demo hour (the flash sale and the recommender canary) keeps this fast;
+the on-call engineer's chat request that the policy sends to a human comes at 16 min, so 18
+minutes is enough to see it decided both ways.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ DEMO = REPO / "cluster-sim" / "scenarios" / "demo.yaml"
 @pytest.fixture
 def short_demo(tmp_path: Path) -> Path:
     doc = yaml.safe_load(DEMO.read_text())
-    doc["duration"] = "12m"
-    doc["events"] = [e for e in doc["events"] if e["type"] == "load_spike"]
+    doc["duration"] = "18m"
+    doc["events"] = [
+        e for e in doc["events"] if e["type"] == "load_spike" or e.get("service") == "recommender"
+    ]
     path = tmp_path / "demo-short.yaml"
     path.write_text(yaml.safe_dump(doc))
     return path
@@ -62,6 +65,7 @@ def test_demo_with_yes_approves_applies_plots_and_verifies(short_demo: Path, tmp
     proc = _demo(short_demo, out, "--yes")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "approval needed" in proc.stdout
+    assert "canary-step" in proc.stdout  # the rule that asked, shown to the human
     assert "approved by --yes" in proc.stdout
     assert "audit verify: OK" in proc.stdout
     run_dir = _run_dir(out)

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from quarterdeck.sim.runner import ActionRecord
 
 DEMO_APPROVER = "demo:operator"
+# The bundled demo's scripted chat request: at 16 min the on-call engineer asks for more traffic
+# on the recommender canary than one step the policy allows, so a human must approve it.
+DEMO_CHAT = (16 * 60.0, "demo:on-call", "send 60% of recommender traffic to v2")
 _COLOURS = {
     "incident_opened": "red",
     "incident_closed": "green",
@@ -121,6 +124,7 @@ async def _demo(path: Path, run_dir: Path, *, yes: bool, seed: int | None, live:
     tally = _Tally()
     interval = emb.sim.scenario.controller_interval
     use_live = live and console.is_terminal
+    chatted = False
     try:
         view = Live(console=console, refresh_per_second=8, transient=False) if use_live else None
         if view:
@@ -129,6 +133,9 @@ async def _demo(path: Path, run_dir: Path, *, yes: bool, seed: int | None, live:
             emb.sim.advance(min(interval, emb.sim.duration - emb.sim.now))
             step = await emb.runtime.loop_once()
             _take(step, tally, console if view is None else None)
+            if emb.sim.scenario.name == "demo" and not chatted and emb.sim.now >= DEMO_CHAT[0]:
+                chatted = True
+                await _chat(emb, tally, console if view is None else None)
             pending = [a for a in await emb.runtime.approvals() if a.pending]
             if pending:
                 if view:
@@ -158,6 +165,23 @@ def _take(step: LoopStep, tally: _Tally, echo: Console | None) -> None:
         if e.kind in _QUIET:
             continue
         line = _line(step.at, e)
+        tally.recent.append(line)
+        if echo is not None:
+            echo.print(line)
+
+
+async def _chat(emb: Embedded, tally: _Tally, echo: Console | None) -> None:
+    """The on-call engineer's chat request, sent to the coordinator like any other."""
+    from rich.markup import escape
+
+    from quarterdeck.core.durations import format_duration
+
+    _, who, text = DEMO_CHAT
+    reply = await emb.runtime.ask(text, who)
+    said = reply.text.strip().splitlines()
+    lines = [f"t={format_duration(emb.sim.now):>7}  [bold]chat[/] {escape(who)}: “{escape(text)}”"]
+    lines += [f"           coordinator: {escape(ln)}" for ln in said[-2:]]
+    for line in lines:
         tally.recent.append(line)
         if echo is not None:
             echo.print(line)
