@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -28,16 +27,11 @@ from quarterdeck.core.clock import ManualClock
 from quarterdeck.core.models import ScaleAction, Target
 from quarterdeck.tools.registry import ToolRegistry
 from tests.agents_a2a.fakes import FakeCluster, FakeGuard, SignalBoard
+from tests.support import free_port
 
 pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parents[2]
 FD = Target(namespace="ml", service="fraud-detector")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

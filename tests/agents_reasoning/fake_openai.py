@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +21,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from tests.support import free_port
 
 
 @dataclass
@@ -99,12 +100,6 @@ class FakeOpenAI:
         """The tool messages the model was shown in request `index`."""
         msgs = self.requests[index]["messages"]
         return [m["content"] for m in msgs if m.get("role") == "tool"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Running:

@@ -8,7 +8,6 @@ not a 5xx and that matches the schema's status codes, content types and bodies.
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import Case, GenerationMode, checks
 
 from tests.api.conftest import PEOPLE, open_api
+from tests.support import free_port
 
 ADMIN = {"Authorization": f"Bearer {PEOPLE['ada'][0]}"}
 # Not `positive_data_acceptance`: some rules cannot be said in JSON Schema (route weights sum to
@@ -40,16 +40,10 @@ _HUNT = os.environ.get("QD_FUZZ_EXAMPLES")
 EXAMPLES = int(_HUNT) if _HUNT else 25
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     api = open_api(Path(tmp_path_factory.mktemp("fuzz")))
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(api.client._transport.app, host="127.0.0.1", port=port, log_level="warning")  # type: ignore[attr-defined]
     )

@@ -7,8 +7,6 @@ the same questions. `require_kubectl` skips locally but fails in CI when kubectl
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ from quarterdeck.sim.engine import Simulator
 from quarterdeck.sim.scenario import load_scenario
 from quarterdeck.sim.wire.server import RunningServer, serve_in_thread
 from quarterdeck.tools.cluster import ClusterClient, ClusterConfig, make_cluster_client
+from tests.support import require_binary
 
 # Two services in one namespace: `ranker` is replaced by v2 at 60s (a bad rollout) and gets an
 # event_message; `scorer` starts a 20 % canary of v2 at 30s. Pods start in 10s.
@@ -72,14 +71,8 @@ events:
 
 
 def require_kubectl() -> str:
-    """The kubectl binary; skip with the reason when it is missing, but fail under CI=true."""
-    found = shutil.which("kubectl")
-    if found:
-        return found
-    reason = "kubectl is not installed (apt-get install kubectl, or scripts/setup --system)"
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"CI requires kubectl: {reason}")
-    pytest.skip(reason)
+    """The kubectl binary; skip with the reason when it is missing, but fail under CI."""
+    return require_binary("kubectl")
 
 
 @pytest.fixture(scope="session")

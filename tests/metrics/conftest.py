@@ -4,8 +4,6 @@ the helper that decides whether a real Prometheus binary is there (skip locally,
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
 import socket
 import threading
 import time
@@ -87,21 +85,6 @@ def fixed_sim() -> FixedSim:
     return FixedSim(series=make_store(), now=120.0)
 
 
-def require_binary(name: str) -> str:
-    """The path of an external binary an integration test needs.
-
-    Missing: skipped with the reason locally, a failure in CI (env CI set), where
-    scripts/setup installs it — a CI run must not go green by skipping.
-    """
-    path = shutil.which(name)
-    if path is None:
-        reason = f"{name} is not installed (apt-get install {name}; scripts/setup --system does)"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI requires it: {reason}")
-        pytest.skip(reason)
-    return path
-
-
 @contextlib.contextmanager
 def serve_app(app) -> Iterator[str]:
     """Serve an ASGI app with uvicorn on 127.0.0.1, a free port, in a thread; yields its URL."""
@@ -128,12 +111,6 @@ def serve_app(app) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 SCENARIO = """

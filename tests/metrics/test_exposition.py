@@ -8,8 +8,9 @@ import subprocess
 import pytest
 
 from quarterdeck.sim.wire.exposition import render_metrics
+from tests.support import require_binary
 
-from .conftest import FixedSim, make_store, require_binary
+from .conftest import FixedSim, make_store
 
 SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$")
 

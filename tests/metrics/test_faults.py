@@ -26,8 +26,9 @@ from quarterdeck.tools.metrics import (
 from quarterdeck.tools.reads import ReadContext, register_read_tools
 from quarterdeck.tools.registry import ToolRegistry
 from quarterdeck.tools.signals import load_catalog
+from tests.support import free_port
 
-from .conftest import free_port, serve_app
+from .conftest import serve_app
 
 NOW = 1_800_000_000.0  # the adapter's clock (Unix seconds) and the fake server's "now"
 

@@ -21,8 +21,9 @@ from quarterdeck.tools.metrics import MetricsConfig, MetricsError, MetricsSource
 from quarterdeck.tools.metrics.prometheus import PrometheusMetricsSource
 from quarterdeck.tools.metrics.sim import SimMetricsSource
 from quarterdeck.tools.signals import load_catalog, read_signal
+from tests.support import free_port, require_binary
 
-from .conftest import FixedSim, FixedStore, free_port, make_sim, make_store, require_binary
+from .conftest import FixedSim, FixedStore, make_sim, make_store
 
 pytestmark = pytest.mark.integration
 

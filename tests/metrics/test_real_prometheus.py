@@ -28,8 +28,9 @@ from quarterdeck.tools.metrics import (
 from quarterdeck.tools.reads import ReadContext, register_read_tools
 from quarterdeck.tools.registry import ToolRegistry
 from quarterdeck.tools.signals import load_catalog, read_signal
+from tests.support import free_port, require_binary
 
-from .conftest import free_port, make_sim, require_binary
+from .conftest import make_sim
 
 pytestmark = pytest.mark.integration
 RANKER = Target(namespace="ml", service="ranker")
