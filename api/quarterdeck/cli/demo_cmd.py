@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from quarterdeck.agents.approvals import Approval
     from quarterdeck.agents.embedded import Embedded
     from quarterdeck.agents.loop import LoopEvent, LoopStep
+    from quarterdeck.core.models import Action, ActionProposal
     from quarterdeck.sim.runner import ActionRecord
 
 DEMO_APPROVER = "demo:operator"
@@ -95,6 +96,23 @@ class _Tally:
     log: list[ActionRecord] = field(default_factory=list)
     recent: deque[str] = field(default_factory=lambda: deque(maxlen=12))
 
+    def applied(self, at: float, proposal: ActionProposal, action: Action, message: str) -> None:
+        """Counts an applied action and keeps it for the plot's markers and the run's JSON."""
+        from quarterdeck.sim.runner import ActionRecord
+
+        self.actions[action.kind] += 1
+        self.log.append(
+            ActionRecord(
+                t=at,
+                target=str(proposal.target),
+                kind=action.kind,
+                action=action.model_dump(mode="json"),
+                outcome="applied",
+                message=message,
+                proposal_id=proposal.id,
+            )
+        )
+
 
 async def _demo(path: Path, run_dir: Path, *, yes: bool, seed: int | None, live: bool) -> bool:
     from rich.console import Console
@@ -151,15 +169,14 @@ async def _demo(path: Path, run_dir: Path, *, yes: bool, seed: int | None, live:
             view.stop()
     finally:
         await emb.runtime.aclose()
-    return _summary(emb, tally, path, run_dir, console)
+    return _summary(emb, tally, run_dir, console)
 
 
 def _take(step: LoopStep, tally: _Tally, echo: Console | None) -> None:
     for e in step.events:
         if e.kind == "executed" and e.proposal is not None:
             if e.status == "applied":
-                tally.actions[e.proposal.kind] += 1
-                tally.log.append(_record(step.at, e))
+                tally.applied(step.at, e.proposal, e.proposal.action, e.message)
             elif e.status == "denied":
                 tally.denied += 1
         if e.kind in _QUIET:
@@ -197,21 +214,6 @@ def _line(at: float, e: LoopEvent) -> str:
     return (
         f"t={format_duration(at):>7}  [{colour}]{e.kind:<15}[/] {escape(e.service)}"
         f"{escape(status)}  {escape(e.message)}"
-    )
-
-
-def _record(at: float, e: LoopEvent) -> ActionRecord:
-    from quarterdeck.sim.runner import ActionRecord
-
-    assert e.proposal is not None
-    return ActionRecord(
-        t=at,
-        target=str(e.proposal.target),
-        kind=e.proposal.kind,
-        action=e.proposal.action.model_dump(mode="json"),
-        outcome="applied",
-        message=e.message,
-        proposal_id=e.proposal.id,
     )
 
 
@@ -282,23 +284,10 @@ async def _ask(
     outcome = await emb.runtime.decide(p.id, approve=approve, principal=DEMO_APPROVER, comment=note)
     console.print(f"  → {escape(note)}: {escape(outcome.message)}\n")
     if (outcome.report or {}).get("status") == "applied":
-        from quarterdeck.sim.runner import ActionRecord
-
-        tally.actions[v.action.kind] += 1
-        tally.log.append(
-            ActionRecord(
-                t=emb.sim.now,
-                target=str(p.target),
-                kind=v.action.kind,
-                action=v.action.model_dump(mode="json"),
-                outcome="applied",
-                message=outcome.message,
-                proposal_id=p.id,
-            )
-        )
+        tally.applied(emb.sim.now, p, v.action, outcome.message)
 
 
-def _summary(emb: Embedded, tally: _Tally, path: Path, run_dir: Path, console: Console) -> bool:
+def _summary(emb: Embedded, tally: _Tally, run_dir: Path, console: Console) -> bool:
     import json
 
     from rich.table import Table
@@ -307,9 +296,8 @@ def _summary(emb: Embedded, tally: _Tally, path: Path, run_dir: Path, console: C
     from quarterdeck.sim.controllers import make
     from quarterdeck.sim.plot import plot_run
     from quarterdeck.sim.runner import RunResult, run
-    from quarterdeck.sim.scenario import load_scenario
 
-    scenario = load_scenario(path)
+    scenario = emb.sim.scenario
     agent = RunResult(
         scenario=scenario.name,
         controller="agent (demo)",
