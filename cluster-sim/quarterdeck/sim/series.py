@@ -7,6 +7,10 @@ it existed, and absent samples are dropped from what `select` returns.
 
 Matchers follow PromQL: (label, op, value) with op in "=", "!=", "=~", "!~"; regular expressions are
 fully anchored; a missing label matches "".
+
+Reads are indexed: which columns a (name, matchers) pair picks is remembered until a new series
+appears, equality matchers are answered from a per-label value index, and `select_block` reads
+only the rows of a time range, for every picked series at once (what PromQL evaluation uses).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -34,20 +39,34 @@ class Series:
     v: F64
 
 
-def _compile(matchers: Iterable[Matcher]) -> list[tuple[str, str, str, re.Pattern[str] | None]]:
-    out: list[tuple[str, str, str, re.Pattern[str] | None]] = []
-    for m in matchers:
-        label, op, value = m
-        if op not in MATCH_OPS:
-            raise ValueError(f"unknown matcher operator {op!r}; use one of {', '.join(MATCH_OPS)}")
-        pat = re.compile(value) if op in ("=~", "!~") else None
-        out.append((label, op, value, pat))
-    return out
+@dataclass(frozen=True)
+class SeriesBlock:
+    """Many series of one name over shared sample times: `v[row, k]` is series k at `t[row]`,
+    NaN where it has no sample. `labels[k]` (without `__name__`) must not be mutated."""
+
+    name: str
+    labels: list[dict[str, str]]
+    t: F64
+    v: F64
 
 
-def matches(labels: Mapping[str, str], matchers: Iterable[Matcher]) -> bool:
-    """Whether a label set satisfies every matcher (PromQL semantics)."""
-    for label, op, value, pat in _compile(matchers):
+Compiled = tuple[str, str, str, "re.Pattern[str] | None"]
+
+
+@lru_cache(maxsize=1024)
+def _compile_one(label: str, op: str, value: str) -> Compiled:
+    if op not in MATCH_OPS:
+        raise ValueError(f"unknown matcher operator {op!r}; use one of {', '.join(MATCH_OPS)}")
+    pat = re.compile(value) if op in ("=~", "!~") else None
+    return (label, op, value, pat)
+
+
+def _compile(matchers: Iterable[Matcher]) -> list[Compiled]:
+    return [_compile_one(*m) for m in matchers]
+
+
+def _satisfies(labels: Mapping[str, str], compiled: Iterable[Compiled]) -> bool:
+    for label, op, value, pat in compiled:
         have = labels.get(label, "")
         if op == "=":
             ok = have == value
@@ -62,10 +81,16 @@ def matches(labels: Mapping[str, str], matchers: Iterable[Matcher]) -> bool:
     return True
 
 
+def matches(labels: Mapping[str, str], matchers: Iterable[Matcher]) -> bool:
+    """Whether a label set satisfies every matcher (PromQL semantics)."""
+    return _satisfies(labels, _compile(matchers))
+
+
 class SeriesStore:
     """Sampled series, appended in time order by the engine and read by anyone."""
 
     CHUNK_ROWS = 720  # one hour at the default 5 s
+    MAX_REMEMBERED = 4096  # selections remembered at once (dropped all together when full)
 
     def __init__(self, sample_every: float = 5.0) -> None:
         self.sample_every = sample_every
@@ -77,9 +102,15 @@ class SeriesStore:
         self._t: F64 = np.empty(self.CHUNK_ROWS)
         self._v: F64 = np.full((self.CHUNK_ROWS, 64), np.nan)
         self._rows = 0
+        self._forget()
+
+    def _forget(self) -> None:
+        """Drop what reads remembered about the set of series (a series was added)."""
+        self._picked: dict[tuple[str, tuple[Matcher, ...]], NDArray[np.intp]] = {}
+        self._by_value: dict[tuple[str, str], dict[str, list[int]]] = {}
 
     def __deepcopy__(self, memo: dict[int, Any]) -> SeriesStore:
-        new = SeriesStore.__new__(SeriesStore)
+        new = type(self).__new__(type(self))
         new.sample_every = self.sample_every
         new._names = list(self._names)
         new._labels = list(self._labels)  # the dicts are never mutated: share them
@@ -89,6 +120,7 @@ class SeriesStore:
         new._t = self._t.copy()
         new._v = self._v.copy()
         new._rows = self._rows
+        new._forget()
         memo[id(self)] = new
         return new
 
@@ -105,6 +137,7 @@ class SeriesStore:
         self._labels.append(dict(labels))
         self._index[key] = col
         self._by_name.setdefault(name, []).append(col)
+        self._forget()
         if col >= self._v.shape[1]:
             grown = np.full((self.CHUNK_ROWS, max(2 * self._v.shape[1], col + 1)), np.nan)
             grown[:, : self._v.shape[1]] = self._v
@@ -158,37 +191,112 @@ class SeriesStore:
         parts = [t for t, _ in self._sealed] + [self._t[: self._rows]]
         return np.concatenate(parts) if parts else np.empty(0)
 
-    def _column_values(self, col: int) -> F64:
-        parts: list[F64] = []
-        for _, v in self._sealed:
-            if col < v.shape[1]:
-                parts.append(v[:, col])
-            else:
-                parts.append(np.full(v.shape[0], np.nan))
-        parts.append(self._v[: self._rows, col])
-        return np.concatenate(parts)
+    def _chunks(self) -> list[tuple[F64, F64]]:
+        return [*self._sealed, (self._t[: self._rows], self._v[: self._rows])]
+
+    def _read(self, cols: NDArray[np.intp], start: float, end: float) -> tuple[F64, F64]:
+        """(times, values[rows, len(cols)]) of the rows with start <= t <= end."""
+        ts: list[F64] = []
+        vs: list[F64] = []
+        for t, v in self._chunks():
+            if t.size == 0 or t[-1] < start or t[0] > end:
+                continue
+            a = int(np.searchsorted(t, start, side="left"))
+            b = int(np.searchsorted(t, end, side="right"))
+            if b <= a:
+                continue
+            width = v.shape[1]
+            if cols.size == 0 or int(cols.max()) < width:
+                part = v[a:b, cols]
+            else:  # series added after this chunk was sealed: absent there
+                part = np.full((b - a, cols.size), np.nan)
+                inside = cols < width
+                part[:, inside] = v[a:b, cols[inside]]
+            ts.append(t[a:b])
+            vs.append(part)
+        if not ts:
+            return np.empty(0), np.empty((0, cols.size))
+        if len(ts) == 1:
+            return ts[0].copy(), vs[0]
+        return np.concatenate(ts), np.concatenate(vs)
+
+    def _pick(self, name: str, matchers: Sequence[Matcher]) -> NDArray[np.intp]:
+        """Columns of the series called `name` that satisfy the label matchers (remembered)."""
+        key = (name, tuple(matchers))
+        hit = self._picked.get(key)
+        if hit is not None:
+            return hit
+        compiled = _compile(matchers)  # rejects a bad operator or regex even if nothing matches
+        cols = self._by_name.get(name, [])
+        rest: list[Compiled] = []
+        for m in compiled:
+            if m[1] == "=":  # the value index answers one equality matcher; check the rest
+                cols = self._with_value(name, m[0]).get(m[2], [])
+                rest.extend(c for c in compiled if c is not m)
+                break
+        else:
+            rest = compiled
+        picked = np.array(
+            [c for c in cols if _satisfies(self._labels[c], rest)] if rest else cols,
+            dtype=np.intp,
+        )
+        picked.setflags(write=False)
+        if len(self._picked) >= self.MAX_REMEMBERED:
+            self._picked.clear()
+        self._picked[key] = picked
+        return picked
+
+    def _with_value(self, name: str, label: str) -> dict[str, list[int]]:
+        """For the series of `name`: value of `label` ("" if missing) -> columns, in order."""
+        key = (name, label)
+        index = self._by_value.get(key)
+        if index is None:
+            index = {}
+            for c in self._by_name.get(name, []):
+                index.setdefault(self._labels[c].get(label, ""), []).append(c)
+            self._by_value[key] = index
+        return index
+
+    def _label_matchers(self, name: str, matchers: Sequence[Matcher]) -> list[Matcher] | None:
+        """The matchers without `__name__` ones, or None if a `__name__` matcher rejects `name`."""
+        named = [m for m in matchers if m[0] == "__name__"]
+        if named and not matches({"__name__": name}, named):
+            return None
+        return [m for m in matchers if m[0] != "__name__"]
 
     def select(self, name: str, matchers: Sequence[Matcher] = ()) -> list[Series]:
         """Every series called `name` whose labels satisfy all matchers, absent samples dropped.
 
         A `__name__` matcher is applied to the name too.
         """
-        compiled = list(matchers)
-        name_matchers = [m for m in compiled if m[0] == "__name__"]
-        if name_matchers and not matches({"__name__": name}, name_matchers):
+        label_matchers = self._label_matchers(name, matchers)
+        if label_matchers is None:
             return []
-        label_matchers = [m for m in compiled if m[0] != "__name__"]
-        _compile(label_matchers)  # reject a bad operator or regex even if nothing matches
-        t = self.times()
+        cols = self._pick(name, label_matchers)
+        t, v = self._read(cols, -np.inf, np.inf)
         out: list[Series] = []
-        for col in self._by_name.get(name, []):
-            labels = self._labels[col]
-            if not matches(labels, label_matchers):
-                continue
-            v = self._column_values(col)
-            keep = ~np.isnan(v)
-            out.append(Series(name, dict(labels), t[keep], v[keep]))
+        for k, col in enumerate(cols.tolist()):
+            keep = ~np.isnan(v[:, k])
+            out.append(Series(name, dict(self._labels[col]), t[keep], v[keep, k]))
         return out
+
+    def select_block(
+        self,
+        name: str,
+        matchers: Sequence[Matcher] = (),
+        start: float = -np.inf,
+        end: float = np.inf,
+    ) -> SeriesBlock:
+        """Like `select`, for every picked series at once and only the rows with
+        start <= t <= end; absent samples stay NaN."""
+        label_matchers = self._label_matchers(name, matchers)
+        cols = (
+            self._pick(name, label_matchers)
+            if label_matchers is not None
+            else np.empty(0, dtype=np.intp)
+        )
+        t, v = self._read(cols, start, end)
+        return SeriesBlock(name, [self._labels[c] for c in cols.tolist()], t, v)
 
     def select_any(self, matchers: Sequence[Matcher]) -> list[Series]:
         """Like `select` for every name (a selector such as `{__name__=~"qd_.*"}`)."""
