@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from quarterdeck.agents.brain.diagnosis import Diagnosis, diagnose
@@ -133,3 +134,23 @@ def test_a_still_rising_load_gets_the_headroom_first(observe: Observe) -> None:
     assert {c.action.model_dump_json() for c in rising} == {
         c.action.model_dump_json() for c in steady
     }
+
+
+def test_slow_starting_services_are_sized_for_the_lower_band(observe: Observe) -> None:
+    """With `slow_start_s`, a service whose pods take minutes to serve is sized at
+    `slow_start_utilisation`: a load the default band calls fine needs more replicas."""
+    from quarterdeck.agents.brain.diagnosis import DiagnosisSettings
+
+    obs = observe("", 180)
+    assert obs.capacity_per_replica is not None
+    cap = obs.capacity_per_replica
+    # 0.75 of what the replicas serve: inside the default band (no action)...
+    steady = replace(obs, utilisation=0.75, offered_rps=0.75 * cap * obs.ready, load_slope=0.0)
+    assert diagnose(steady).cause == "none"
+    settings = DiagnosisSettings(slow_start_s=100.0, slow_start_utilisation=0.5)
+    # ...and for a pod that starts in 60 s the slow-start band does not apply,
+    assert diagnose(replace(steady, startup_s=60.0), settings).cause == "none"
+    # but one that loads a model for 4 minutes is over its band: scale to 0.5 utilisation.
+    slow = diagnose(replace(steady, startup_s=240.0), settings)
+    assert slow.cause == "load"
+    assert slow.details["needed"] == math.ceil(steady.offered_rps / (cap * 0.5) - 1e-9)  # type: ignore[operator]

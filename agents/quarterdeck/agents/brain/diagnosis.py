@@ -89,6 +89,25 @@ class DiagnosisSettings:
     """No scale-down while p95 is above this share of the SLO (less capacity, more queueing)."""
     promote_after_s: float = 300.0
     """A canary within SLO and no worse than stable for this long is ready to promote."""
+    slow_start_s: float | None = None
+    """Services whose pods take at least this long to start (model loads: minutes) get the
+    utilisation band moved down to `slow_start_utilisation`: a lost node or a surge is upon them
+    long before a new pod serves, so only capacity already running absorbs it. None: one band
+    for every service. It costs replica-hours; `benchmarks/agent_tradeoff.py` measures how many."""
+    slow_start_utilisation: float = 0.5
+    """The target utilisation of slow-starting services (the band keeps its width)."""
+
+    def for_startup(self, startup_s: float | None) -> DiagnosisSettings:
+        """These settings for a service whose pods take `startup_s` to serve."""
+        if self.slow_start_s is None or startup_s is None or startup_s < self.slow_start_s:
+            return self
+        shift = self.target_utilisation - self.slow_start_utilisation
+        return replace(
+            self,
+            target_utilisation=self.slow_start_utilisation,
+            high_utilisation=self.high_utilisation - shift,
+            low_utilisation=self.low_utilisation - shift,
+        )
 
 
 @dataclass(frozen=True)
@@ -244,7 +263,7 @@ def _recent_losses(obs: ServiceObservation, s: DiagnosisSettings) -> int:
 
 def diagnose(obs: ServiceObservation, settings: DiagnosisSettings | None = None) -> Diagnosis:
     """The cause of `obs`'s trouble (or its absence), with evidence. Pure."""
-    s = settings or DiagnosisSettings()
+    s = (settings or DiagnosisSettings()).for_startup(obs.startup_s)
     burn = assess(obs, s.burn)
     base = Diagnosis(
         target=obs.target,
