@@ -38,15 +38,16 @@ class Variant:
     diagnosis: DiagnosisSettings | None  # None: a simulator controller named `label`
 
 
-def _band(target: float) -> dict[str, float]:
-    """The default band (0.60–0.72–0.85) moved to centre on `target`."""
+def _band(target: float) -> DiagnosisSettings:
+    """The default band (0.60–0.72–0.85) moved to centre on `target` for every service."""
     d = DiagnosisSettings()
     shift = d.target_utilisation - target
-    return {
-        "target_utilisation": target,
-        "low_utilisation": d.low_utilisation - shift,
-        "high_utilisation": d.high_utilisation - shift,
-    }
+    return replace(
+        d,
+        target_utilisation=target,
+        low_utilisation=d.low_utilisation - shift,
+        high_utilisation=d.high_utilisation - shift,
+    )
 
 
 VARIANTS = (
@@ -61,9 +62,9 @@ VARIANTS = (
         "agent, slow starters at 50 %",
         DiagnosisSettings(slow_start_s=100.0, slow_start_utilisation=0.5),
     ),
-    Variant("agent, every service at 60 %", replace(DiagnosisSettings(), **_band(0.6))),
-    Variant("agent, every service at 50 %", replace(DiagnosisSettings(), **_band(0.5))),
-    Variant("agent, every service at 40 %", replace(DiagnosisSettings(), **_band(0.4))),
+    Variant("agent, every service at 60 %", _band(0.6)),
+    Variant("agent, every service at 50 %", _band(0.5)),
+    Variant("agent, every service at 40 %", _band(0.4)),
 )
 
 
