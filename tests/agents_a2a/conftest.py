@@ -1,4 +1,5 @@
-"""Fixtures: an executor service on fakes, re-creatable on the same state directory."""
+"""Fixtures: an executor service on fakes (or on a real simulator through the `sim` adapter),
+re-creatable on the same state directory."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from quarterdeck.agents.executor import (
 )
 from quarterdeck.audit import AuditKey, AuditLog
 from quarterdeck.core.clock import ManualClock
+from quarterdeck.tools.cluster.sim import SimClusterClient
 from tests.agents_a2a.fakes import FakeCluster, FakeGuard, SignalBoard
+from tests.agents_a2a.sim_cluster import CountingSim, counting_sim
 
 MakeExecutor = Callable[..., ExecutorService]
 
@@ -65,6 +68,44 @@ def make_executor(  # noqa: PLR0917 - pytest passes fixtures positionally
         deps = ExecutorDeps(
             guard=guard,
             cluster=cluster,
+            signals=board.read,
+            audit=audit,
+            clock=clock,
+            hooks=hooks or ExecutorHooks(),
+        )
+        svc = ExecutorService(deps, tmp_path / "state", settings or ExecutorSettings(settle_s=60))
+        made.append(svc)
+        return svc
+
+    yield make
+    for svc in made:
+        svc.close()
+
+
+@pytest.fixture
+def counted() -> CountingSim:
+    return counting_sim()
+
+
+@pytest.fixture
+def make_sim_executor(  # noqa: PLR0917 - pytest passes fixtures positionally
+    tmp_path: Path,
+    clock: ManualClock,
+    counted: CountingSim,
+    guard: FakeGuard,
+    board: SignalBoard,
+    audit: AuditLog,
+) -> Iterator[MakeExecutor]:
+    """Like `make_executor`, on a real simulator through a new `sim` adapter each time (a new
+    process would build its own client); `counted.applied` lists what reached the simulator."""
+    made: list[ExecutorService] = []
+
+    def make(
+        hooks: ExecutorHooks | None = None, settings: ExecutorSettings | None = None
+    ) -> ExecutorService:
+        deps = ExecutorDeps(
+            guard=guard,
+            cluster=SimClusterClient(counted.sim),
             signals=board.read,
             audit=audit,
             clock=clock,

@@ -123,7 +123,7 @@ def test_crash_between_apply_and_record_is_not_applied_again(
     assert len(cluster.applied) == 1
 
 
-def test_crash_with_state_not_observed_is_escalated_not_retried(
+def test_crash_with_the_pre_state_still_observed_is_applied_once_more(
     make_executor: MakeExecutor, cluster: FakeCluster
 ) -> None:
     def die(_pid: str) -> None:
@@ -135,7 +135,32 @@ def test_crash_with_state_not_observed_is_escalated_not_retried(
         first.execute(proposal(), mode="auto")
     first.close()
     recovered = make_executor().recover()
+    assert [r.status for r in recovered] == [ExecutionStatus.APPLIED]
+    assert "the first call never took effect" in recovered[0].message
+    assert [a for _, a in cluster.applied] == [ScaleAction(replicas=6)] * 2
+    assert cluster.services["fraud-detector"].replicas == 6
+
+
+def test_crash_with_the_world_moved_on_is_escalated_not_replayed(
+    make_executor: MakeExecutor, cluster: FakeCluster
+) -> None:
+    def die(_pid: str) -> None:
+        cluster.services["fraud-detector"].replicas = 3  # someone else scaled meanwhile
+        raise Crash
+
+    first = make_executor(hooks=ExecutorHooks(after_apply=die))
+    with pytest.raises(Crash):
+        first.execute(proposal(), mode="auto")
+    first.close()
+    recovered = make_executor().recover()
     assert [r.status for r in recovered] == [ExecutionStatus.UNCONFIRMED]
+    assert "changed since the action was planned" in recovered[0].message
+    assert len(cluster.applied) == 1
+    assert cluster.services["fraud-detector"].replicas == 3
+
+    cluster.fail_with = RuntimeError("api server said 500")
+    report = make_executor().execute(proposal(), mode="auto")
+    assert report.status is ExecutionStatus.UNCONFIRMED  # the recorded outcome stands
     assert len(cluster.applied) == 1
 
 

@@ -1,4 +1,4 @@
-"""Durable approvals and the at-most-once record of what was applied.
+"""Durable approvals and the exactly-once record of what was applied.
 
 Two things live in SQLite files under the runtime's state directory and survive a restart:
 
@@ -9,22 +9,34 @@ Two things live in SQLite files under the runtime's state directory and survive 
   atomic conditional UPDATE), one row per execution (the idempotency record), and the schedule of
   verifications.
 
-The execution guarantee is **at most once per proposal id**. The executor writes the execution row
-in state `applying` and commits it *before* it calls the cluster, and writes the outcome (`applied`
-or `failed`) in the same row afterwards. Whoever finds a row already there — a resumed graph
-re-running its node, a second approval, a restarted process — does not call the cluster again:
+The execution guarantee is **exactly once per proposal id where the world can tell, at most once
+where it cannot**. The executor commits a *claim* before it calls the cluster: the execution row
+in state `applying` with the action the guard allowed (and a human approved, if asked), the
+pre-state it was planned against (the part of the target the action changes: replicas, route
+weights, revision and version, the restart marker or the pod names), the signals then, and — for a
+rolling restart — the restartedAt marker derived from the proposal id. It writes the outcome
+(`applied` or `failed`) into the same row afterwards. Whoever finds a row already there — a resumed
+graph re-running its node, a second approval, a restarted process — never calls the cluster on its
+own account:
 
 - `applied` / `failed`: the recorded outcome is the answer;
-- `applying` with no outcome: the process stopped between the commit and the outcome, so nobody
-  knows whether the cluster call took effect. The executor never retries it; it reads the cluster
-  and records whether the desired state is observed (`confirmed`) or not (`unconfirmed`), and
-  escalates the latter to a human.
+- `applying` with no outcome: the process stopped between the claim and the outcome. The executor
+  compares the world with the claim (`quarterdeck.agents.recovery`):
+  - the desired state is observed → the call took effect: recorded as applied (`confirmed`), no
+    second call;
+  - the pre-state is still observed → the call never took effect: it is made now, once, with the
+    claimed action (the approved verdict stays the authority; the guard is not asked again), after
+    a conditional UPDATE of the row's `replays` count that only one caller can win;
+  - anything else (someone else changed the target, or it cannot be read) → the world moved on:
+    not replayed; recorded `failed` as unconfirmed and escalated to a human.
 
-What this does *not* give is exactly-once: a crash after the commit but before the cluster call
-leaves the action unapplied (reported, not retried). For the actions Quarterdeck takes — set
-replicas, set route weights, roll back to a revision — applying twice would converge to the same
-state anyway, but a restart, a rollout or a re-route that the world moved on from should not be
-replayed blind, so at-most-once plus observation is the honest contract.
+What is still not guaranteed: the compare and the call are two requests, not one atomic
+precondition on the cluster, so a change landing between them is overwritten (scale and route set
+absolute values, so the result is still the approved state); a target that left the pre-state and
+came back to it exactly (A→B→A) while the process was down looks untouched and gets the call; a
+claim from before pre-states were recorded, or one whose target could not be read at claim time,
+is only confirmed or escalated; and two executors recovering the same state directory at once are
+not supported (one runtime per state directory).
 """
 
 from __future__ import annotations
@@ -69,7 +81,11 @@ CREATE TABLE IF NOT EXISTS executions (
     state TEXT NOT NULL,
     started_at REAL NOT NULL,
     finished_at REAL,
-    outcome TEXT
+    outcome TEXT,
+    pre_state TEXT,
+    before_signals TEXT,
+    marker TEXT,
+    replays INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS verifications (
     proposal_id TEXT PRIMARY KEY,
@@ -85,6 +101,19 @@ CREATE TABLE IF NOT EXISTS tasks (
 );
 CREATE INDEX IF NOT EXISTS tasks_by_task ON tasks (task_id);
 """
+
+# Columns added to `executions` after files were first written; a ledger opened on an older file
+# gains them (empty: such claims fall back to observing, see `ExecutionRecord.pre_state`).
+_ADDED_COLUMNS = {
+    "pre_state": "TEXT",
+    "before_signals": "TEXT",
+    "marker": "TEXT",
+    "replays": "INTEGER NOT NULL DEFAULT 0",
+}
+_EXECUTION_COLUMNS = (
+    "proposal_id, namespace, service, kind, action, state, started_at, finished_at, outcome, "
+    "pre_state, before_signals, marker, replays"
+)
 
 
 class ApprovalStatus(StrEnum):
@@ -137,6 +166,11 @@ class ExecutionRecord(BaseModel):
     started_at: float
     finished_at: float | None = None
     outcome: dict[str, Any] | None = None
+    # Written with the claim, before the cluster is touched (None on claims from older files):
+    pre_state: dict[str, Any] | None = None  # the target as observed when the action was planned
+    before_signals: dict[str, Any] | None = None  # its signals then (what verification compares)
+    marker: str | None = None  # the restartedAt stamp a rolling restart carries
+    replays: int = 0  # calls made after a restart found the pre-state still in place
 
 
 class DecideResult(BaseModel):
@@ -162,6 +196,10 @@ class Ledger:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")  # an acknowledged commit is on disk
         self._conn.executescript(_SCHEMA)
+        have = {row[1] for row in self._conn.execute("PRAGMA table_info(executions)")}
+        for column, decl in _ADDED_COLUMNS.items():
+            if column not in have:
+                self._conn.execute(f"ALTER TABLE executions ADD COLUMN {column} {decl}")
 
     def close(self) -> None:
         with self._lock:
@@ -295,12 +333,21 @@ class Ledger:
     # -- executions (the idempotency record) -------------------------------------------------
 
     def begin_apply(
-        self, proposal: ActionProposal, action: dict[str, Any], *, at: float
+        self,
+        proposal: ActionProposal,
+        action: dict[str, Any],
+        *,
+        at: float,
+        pre_state: dict[str, Any] | None = None,
+        before_signals: dict[str, Any] | None = None,
+        marker: str | None = None,
     ) -> ExecutionRecord | None:
-        """Claim the right to apply `proposal`, committed before the cluster is touched.
+        """Claim the right to apply `proposal`, committed before the cluster is touched, with
+        the pre-state the action was planned against (the compare half of the compare-and-set a
+        restarted process does).
 
         Returns None when the claim succeeded (the caller applies now), or the existing record
-        when the proposal was claimed before (the caller must not apply).
+        when the proposal was claimed before (the caller must not apply on its own account).
         """
         with self._tx() as c:
             existing = c.execute(
@@ -309,7 +356,8 @@ class Ledger:
             if existing is None:
                 c.execute(
                     "INSERT INTO executions (proposal_id, namespace, service, kind, action, "
-                    "state, started_at) VALUES (?,?,?,?,?,?,?)",
+                    "state, started_at, pre_state, before_signals, marker) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?)",
                     (
                         proposal.id,
                         proposal.target.namespace,
@@ -318,11 +366,28 @@ class Ledger:
                         json.dumps(action, sort_keys=True),
                         ExecutionState.APPLYING.value,
                         at,
+                        _json_or_none(pre_state),
+                        _json_or_none(before_signals),
+                        marker,
                     ),
                 )
         if existing is None:
             return None
         return self.execution(proposal.id)
+
+    def claim_replay(self, proposal_id: str, *, seen: int) -> bool:
+        """Claim one more call for a claim still `applying` whose `replays` count is `seen`.
+
+        A conditional UPDATE: of several callers that read the same record, exactly one wins, so
+        a restarted process and a second approval never both replay the call.
+        """
+        with self._tx() as c:
+            cur = c.execute(
+                "UPDATE executions SET replays = replays + 1 "
+                "WHERE proposal_id = ? AND state = ? AND replays = ?",
+                (proposal_id, ExecutionState.APPLYING.value, seen),
+            )
+            return cur.rowcount == 1
 
     def finish_apply(
         self, proposal_id: str, *, ok: bool, outcome: dict[str, Any], at: float
@@ -349,8 +414,7 @@ class Ledger:
     def execution(self, proposal_id: str) -> ExecutionRecord | None:
         with self._lock:
             row = self._conn.execute(
-                "SELECT proposal_id, namespace, service, kind, action, state, started_at, "
-                "finished_at, outcome FROM executions WHERE proposal_id = ?",
+                f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE proposal_id = ?",
                 (proposal_id,),
             ).fetchone()
         return None if row is None else _execution(row)
@@ -359,8 +423,7 @@ class Ledger:
         """Applied or attempted executions, oldest first (cooldowns and rate limits read these)."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT proposal_id, namespace, service, kind, action, state, started_at, "
-                "finished_at, outcome FROM executions WHERE started_at >= ? "
+                f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE started_at >= ? "
                 "ORDER BY started_at, proposal_id",
                 (since if since is not None else float("-inf"),),
             ).fetchall()
@@ -439,7 +502,15 @@ def _execution(row: tuple[Any, ...]) -> ExecutionRecord:
         started_at=row[6],
         finished_at=row[7],
         outcome=None if row[8] is None else json.loads(row[8]),
+        pre_state=None if row[9] is None else json.loads(row[9]),
+        before_signals=None if row[10] is None else json.loads(row[10]),
+        marker=row[11],
+        replays=int(row[12] or 0),
     )
+
+
+def _json_or_none(value: dict[str, Any] | None) -> str | None:
+    return None if value is None else json.dumps(value, sort_keys=True)
 
 
 def checkpointer(path: Path | str) -> tuple[SqliteSaver, sqlite3.Connection]:

@@ -16,7 +16,9 @@ guard ──deny─────────────────────�
 The graph is checkpointed in SQLite (thread id = proposal id), so a proposal waiting for a human
 or for its settle time survives a restart. LangGraph re-runs an interrupted node from its start on
 resume, so every side effect sits *after* the `interrupt()` call, and the one that matters — the
-cluster call — is claimed in the `Ledger` first (see `approvals.py` for the exact guarantee).
+cluster call — is claimed in the `Ledger` first, with the pre-state it was planned against; a
+claim a dead process left is finished by comparing the world with it (see `approvals.py` for the
+exact guarantee, `recovery.py` for the comparison).
 
 Nothing here reads module globals or the environment: `ExecutorDeps` carries the guard, the
 cluster, a signal reader, the audit log and the clock.
@@ -44,12 +46,14 @@ from quarterdeck.agents.approvals import (
     checkpointer,
 )
 from quarterdeck.agents.guard_context import WallTime, build_context
+from quarterdeck.agents.recovery import Finding, judge_claim, restart_marker_for, snapshot
 from quarterdeck.agents.verify import Signals, VerifyResult, VerifySettings, judge, undo_action
 from quarterdeck.core.clock import Clock
 from quarterdeck.core.models import (
     Action,
     ActionProposal,
     Decision,
+    RestartAction,
     RollbackAction,
     RouteAction,
     ScaleAction,
@@ -57,7 +61,7 @@ from quarterdeck.core.models import (
     Verdict,
 )
 from quarterdeck.policies.context import GuardContext, ServiceState
-from quarterdeck.tools.cluster.base import ClusterClient
+from quarterdeck.tools.cluster.base import ApplyResult, ClusterClient, RestartMarking
 
 ExecMode = Literal["auto", "approve"]
 EXECUTOR_PRINCIPAL = "agent:executor"
@@ -111,9 +115,11 @@ class ExecutorSettings(BaseModel):
 
 @dataclass
 class ExecutorHooks:
-    """Test seams. `after_apply(proposal_id)` runs between the cluster call and recording its
-    outcome; a test raises from it to simulate the process dying at the worst moment."""
+    """Test seams at the two worst moments for the process to die (a test raises from them, or
+    kills the process): `before_apply(proposal_id)` runs after the claim is committed and before
+    the cluster call; `after_apply(proposal_id)` between the cluster call and recording it."""
 
+    before_apply: Callable[[str], None] | None = None
     after_apply: Callable[[str], None] | None = None
 
 
@@ -427,11 +433,11 @@ class ExecutorService:
     def _n_act(self, st: _State) -> _State:
         p = ActionProposal.model_validate(st["proposal"])
         trace = st["trace_id"]
-        record = self.ledger.execution(p.id)
-        if record is not None:
-            return self._settled_from_record(p, record, trace)
-        context = self._context(p)
         verdict = Verdict.model_validate(st["verdict"])
+        record = self.ledger.execution(p.id)
+        if record is not None:  # a re-run after a crash: the verdict approved then still rules
+            return self._settled_from_record(p, record, trace, verdict)
+        context = self._context(p)
         if st.get("approved_by") and self.settings.recheck_after_approval:
             verdict = self.deps.guard.evaluate(p, context)
             self._audit("verdict", {**verdict.model_dump(mode="json"), "recheck": True}, p, trace)
@@ -486,29 +492,71 @@ class ExecutorService:
     def _apply_once(
         self, p: ActionProposal, verdict: Verdict, context: GuardContext, trace: str
     ) -> _State:
-        """Claim, apply, record. The claim is committed before the cluster is touched."""
+        """Claim, apply, record. The claim — with the pre-state the action was planned against —
+        is committed before the cluster is touched."""
         action = verdict.action
         state = context.service(p.target.namespace, p.target.service)
-        before_state: dict[str, Any] = {}
-        if state is not None:
-            before_state = {
-                "replicas": state.replicas,
-                "weights": state.effective_weights(),
-                "version": state.current_version,
-            }
-        before_signals = self.deps.signals(p.target)
-        now = self.deps.clock.now()
-        action_json = action.model_dump(mode="json")
-        existing = self.ledger.begin_apply(p, action_json, at=now)
+        before_state = snapshot(self.deps.cluster, action, state)
+        before_signals = self.deps.signals(p.target).model_dump(mode="json")
+        marker = self._marker(p, action)
+        existing = self.ledger.begin_apply(
+            p,
+            action.model_dump(mode="json"),
+            at=self.deps.clock.now(),
+            pre_state=before_state,
+            before_signals=before_signals,
+            marker=marker,
+        )
         if existing is not None:
-            return self._settled_from_record(p, existing, trace)
+            return self._settled_from_record(p, existing, trace, verdict)
+        return self._call_and_record(
+            p,
+            action,
+            verdict,
+            trace,
+            before_state=before_state or {},
+            before_signals=before_signals,
+            marker=marker,
+        )
+
+    def _marker(self, p: ActionProposal, action: Action) -> str | None:
+        """The restartedAt stamp for a rolling restart, when the cluster takes one."""
+        restart = isinstance(action, RestartAction) and action.pods is None
+        if restart and isinstance(self.deps.cluster, RestartMarking):
+            return restart_marker_for(p.id)
+        return None
+
+    def _call_cluster(self, p: ActionProposal, action: Action, marker: str | None) -> ApplyResult:
+        cluster = self.deps.cluster
+        if marker is not None and isinstance(cluster, RestartMarking):
+            return cluster.restart_marked(p.target, marker)
+        return cluster.apply(p.target, action)
+
+    def _call_and_record(
+        self,
+        p: ActionProposal,
+        action: Action,
+        verdict: Verdict | None,
+        trace: str,
+        *,
+        before_state: dict[str, Any],
+        before_signals: dict[str, Any],
+        marker: str | None,
+        recovered: str | None = None,
+    ) -> _State:
+        """Call the cluster for a claimed proposal and record the outcome in its row."""
+        action_json = action.model_dump(mode="json")
+        if self.deps.hooks.before_apply is not None:
+            self.deps.hooks.before_apply(p.id)
         try:
-            result = self.deps.cluster.apply(p.target, action)
+            result = self._call_cluster(p, action, marker)
         except Exception as exc:  # any adapter failure is an outcome, never a crash of the agent
             failure: dict[str, Any] = {
                 "error": f"{type(exc).__name__}: {exc}",
                 "action": action_json,
             }
+            if recovered:
+                failure["recovered"] = recovered
             self.ledger.finish_apply(p.id, ok=False, outcome=failure, at=self.deps.clock.now())
             self._audit("execution", {"status": "failed", **failure}, p, trace)
             return {
@@ -522,25 +570,32 @@ class ExecutorService:
             "applied": result.applied,
             "cluster_message": result.message,
             "action": action_json,
-            "clamped": verdict.clamped,
+            "clamped": verdict.clamped if verdict is not None else False,
             "before_state": before_state,
-            "before_signals": before_signals.model_dump(mode="json"),
+            "before_signals": before_signals,
             "applied_at": applied_at,
         }
+        if marker is not None:
+            outcome["marker"] = marker
+        if recovered:
+            outcome["recovered"] = recovered
         self.ledger.finish_apply(p.id, ok=True, outcome=outcome, at=applied_at)
-        self.deps.guard.record(p, verdict, applied_at)
+        if verdict is not None:
+            self.deps.guard.record(p, verdict, applied_at)
         self._audit("execution", {"status": "applied", **outcome}, p, trace)
-        clamp = " (clamped by policy)" if verdict.clamped else ""
+        clamp = " (clamped by policy)" if verdict is not None and verdict.clamped else ""
+        after = f" ({recovered})" if recovered else ""
         return {
             "status": ExecutionStatus.APPLIED.value,
-            "message": f"applied {_describe(action)}{clamp} to {p.target}",
+            "message": f"applied {_describe(action)}{clamp} to {p.target}{after}",
             "outcome": outcome,
         }
 
     def _settled_from_record(
-        self, p: ActionProposal, record: ExecutionRecord, trace: str
+        self, p: ActionProposal, record: ExecutionRecord, trace: str, verdict: Verdict | None
     ) -> _State:
-        """The proposal was claimed before: report it, never apply it again."""
+        """The proposal was claimed before: report the recorded outcome, or — for a claim left
+        `applying` by a process that died — finish it by a compare-and-set on the world."""
         if record.state is ExecutionState.APPLIED and record.outcome is not None:
             return {
                 "status": ExecutionStatus.APPLIED.value,
@@ -552,19 +607,18 @@ class ExecutorService:
                 "status": ExecutionStatus.FAILED.value,
                 "message": f"already attempted and failed: {(record.outcome or {}).get('error')}",
             }
-        # `applying` without an outcome: the previous process stopped between claiming and
-        # recording. Do not call the cluster again; look at it instead.
         action = _ACTION.validate_python(record.action)
-        seen = observed(action, self._context(p).service(p.target.namespace, p.target.service))
+        state = self._context(p).service(p.target.namespace, p.target.service)
+        now_state = snapshot(self.deps.cluster, action, state)
+        finding, why = judge_claim(action, record.pre_state, now_state, marker=record.marker)
         now = self.deps.clock.now()
-        outcome: dict[str, Any]
-        if seen:
-            outcome = {
+        if finding is Finding.APPLIED:
+            outcome: dict[str, Any] = {
                 "applied": True,
                 "action": record.action,
-                "recovered": "confirmed by observation after a restart",
-                "before_state": {},
-                "before_signals": {},
+                "recovered": f"confirmed by observation after a restart: {why}",
+                "before_state": record.pre_state or {},
+                "before_signals": record.before_signals or {},
                 "applied_at": record.started_at,
             }
             self.ledger.finish_apply(p.id, ok=True, outcome=outcome, at=now)
@@ -575,17 +629,49 @@ class ExecutorService:
                 "(confirmed by observation); not applied again",
                 "outcome": outcome,
             }
+        if finding is Finding.NOT_APPLIED:
+            if not self.ledger.claim_replay(p.id, seen=record.replays):
+                return {  # another process claimed the replay first; its record will tell
+                    "status": ExecutionStatus.UNCONFIRMED.value,
+                    "message": f"{_describe(action)} on {p.target} is being applied by another "
+                    "process after a restart",
+                }
+            self._audit(
+                "execution",
+                {
+                    "status": "replaying",
+                    "action": record.action,
+                    "why": why,
+                    "pre_state": record.pre_state,
+                    "observed": now_state,
+                    "replay": record.replays + 1,
+                },
+                p,
+                trace,
+            )
+            return self._call_and_record(
+                p,
+                action,
+                verdict,
+                trace,
+                before_state=record.pre_state or {},
+                before_signals=record.before_signals or {},
+                marker=record.marker,
+                recovered="after a restart: the first call never took effect (the pre-state "
+                "was still observed), so it was made once now",
+            )
         outcome = {
-            "error": "the process stopped while applying; the desired state is "
-            + ("not observed" if seen is False else "not observable"),
+            "error": f"the process stopped while applying; {why}",
             "action": record.action,
+            "pre_state": record.pre_state,
+            "observed": now_state,
         }
         self.ledger.finish_apply(p.id, ok=False, outcome=outcome, at=now)
         self._audit("execution", {"status": "unconfirmed", "escalate": True, **outcome}, p, trace)
         return {
             "status": ExecutionStatus.UNCONFIRMED.value,
             "message": f"{_describe(action)} on {p.target} may not have taken effect "
-            f"({outcome['error']}); not retried — a human should decide",
+            f"({outcome['error']}); not replayed — a human should decide",
         }
 
     def _undo(

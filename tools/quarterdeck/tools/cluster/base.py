@@ -143,3 +143,20 @@ class ClusterClient(Protocol):
     def is_online(self) -> bool:
         """True if the cluster answers; never raises."""
         ...
+
+
+@runtime_checkable
+class RestartMarking(Protocol):
+    """Optional beside `ClusterClient`: a rolling restart stamped with a marker the caller chooses
+    (the `kubectl.kubernetes.io/restartedAt` annotation), so the same restart applied twice
+    restarts once — the second call finds its marker already on the Deployment and does nothing.
+    The executor derives the marker from the proposal, so a restart replayed after a crash is a
+    no-op if the first call took effect."""
+
+    def restart_marker(self, target: Target) -> str | None:
+        """The marker of the Deployment's last rolling restart (None when it never had one)."""
+        ...
+
+    def restart_marked(self, target: Target, marker: str) -> ApplyResult:
+        """A rolling restart stamped `marker`; `applied=False` when the marker is already set."""
+        ...

@@ -469,22 +469,7 @@ class KubeClusterClient:
         self._check_namespace(target.namespace)
         if action.pods is None:
             stamp = datetime.now().astimezone().isoformat(timespec="seconds")
-            patch = {
-                "spec": {
-                    "template": {"metadata": {"annotations": {conv.RESTARTED_AT_ANNOTATION: stamp}}}
-                }
-            }
-            self._call(
-                f"restart {target}",
-                self._apps.patch_namespaced_deployment,
-                target.service,
-                target.namespace,
-                patch,
-                _content_type="application/strategic-merge-patch+json",
-            )
-            return ApplyResult(
-                target=target, action=action, applied=True, message="rolling restart"
-            )
+            return self.restart_marked(target, stamp)
         existing = len(self.pods(target.namespace, target.service))
         if action.pods > existing:
             raise InvalidRequest(
@@ -507,6 +492,35 @@ class KubeClusterClient:
         return ApplyResult(
             target=target, action=action, applied=True, message=f"deleted {', '.join(deleted)}"
         )
+
+    def restart_marker(self, target: Target) -> str | None:
+        template = self._read_deployment(target).spec.template
+        annotations = (template.metadata.annotations if template.metadata else None) or {}
+        value = annotations.get(conv.RESTARTED_AT_ANNOTATION)
+        return None if value is None else str(value)
+
+    def restart_marked(self, target: Target, marker: str) -> ApplyResult:
+        """`kubectl rollout restart` with `marker` as the restartedAt stamp; a no-op when the
+        template already carries it (the API server would not roll the pods again either)."""
+        action = RestartAction()
+        if self.restart_marker(target) == marker:
+            return ApplyResult(
+                target=target, action=action, applied=False, message=f"already restarted ({marker})"
+            )
+        patch = {
+            "spec": {
+                "template": {"metadata": {"annotations": {conv.RESTARTED_AT_ANNOTATION: marker}}}
+            }
+        }
+        self._call(
+            f"restart {target}",
+            self._apps.patch_namespaced_deployment,
+            target.service,
+            target.namespace,
+            patch,
+            _content_type="application/strategic-merge-patch+json",
+        )
+        return ApplyResult(target=target, action=action, applied=True, message="rolling restart")
 
     def _oldest_pod(self, target: Target) -> str | None:
         """The pod created first (ties: in the API server's order), which is the one a

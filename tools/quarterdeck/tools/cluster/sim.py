@@ -7,9 +7,10 @@ The caller owns the simulator and must not advance it concurrently with calls on
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING
 
-from quarterdeck.core.models import Action, RollbackAction, Target
+from quarterdeck.core.models import Action, RestartAction, RollbackAction, Target
 from quarterdeck.sim.errors import InvalidAction, NotFound
 from quarterdeck.sim.views import ServiceView
 from quarterdeck.tools.cluster.base import (
@@ -28,6 +29,13 @@ if TYPE_CHECKING:
 
 # Cluster-scoped objects' events (nodes) are filed here, as the API server does.
 CLUSTER_EVENTS_NAMESPACE = "default"
+
+# The simulator has no pod-template annotations, so the restartedAt marker of each service's last
+# marked restart is kept here, beside the simulator it belongs to (every client of one simulator
+# sees the same markers; they go when the simulator does).
+_RESTART_MARKERS: weakref.WeakKeyDictionary[Simulator, dict[tuple[str, str], str]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class SimClusterClient:
@@ -157,6 +165,22 @@ class SimClusterClient:
         except InvalidAction as error:
             raise InvalidRequest(f"{action.kind} {target}: {error.reason}") from None
         return ApplyResult(target=target, action=action, applied=True, message=outcome.message)
+
+    def restart_marker(self, target: Target) -> str | None:
+        self._service(target)
+        return _RESTART_MARKERS.get(self.sim, {}).get((target.namespace, target.service))
+
+    def restart_marked(self, target: Target, marker: str) -> ApplyResult:
+        if self.restart_marker(target) == marker:
+            return ApplyResult(
+                target=target,
+                action=RestartAction(),
+                applied=False,
+                message=f"already restarted ({marker})",
+            )
+        result = self.apply(target, RestartAction())
+        _RESTART_MARKERS.setdefault(self.sim, {})[(target.namespace, target.service)] = marker
+        return result
 
     def is_online(self) -> bool:
         return True
