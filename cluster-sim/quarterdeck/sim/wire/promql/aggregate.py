@@ -4,14 +4,17 @@ and with a parameter `topk`, `bottomk`, `quantile`."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 import numpy as np
 import promql_parser as pp
+from numpy.typing import NDArray
 
 from quarterdeck.sim.wire.promql.errors import unsupported
 from quarterdeck.sim.wire.promql.values import (
     METRIC_NAME,
+    Block,
+    BoolArray,
     FloatArray,
     LabelKey,
     StepSeries,
@@ -19,46 +22,53 @@ from quarterdeck.sim.wire.promql.values import (
     label_key,
 )
 
-# (values where present else NaN, presence) stacked per group -> aggregated values per step
-Reducer = Callable[[FloatArray, np.ndarray], FloatArray]
+IntArray = NDArray[np.intp]
 
 
-def _sum(v: FloatArray, ok: np.ndarray) -> FloatArray:
-    return np.asarray(np.where(ok, v, 0.0).sum(axis=0), dtype=np.float64)
+def _sum(v: FloatArray, ok: BoolArray, g: IntArray, n_groups: int) -> FloatArray:
+    out = np.zeros((n_groups, v.shape[1]))
+    np.add.at(out, g, np.where(ok, v, 0.0))  # in member order, as Prometheus adds them up
+    return out
 
 
-def _count(v: FloatArray, ok: np.ndarray) -> FloatArray:
-    return np.asarray(ok.sum(axis=0), dtype=np.float64)
+def _count(v: FloatArray, ok: BoolArray, g: IntArray, n_groups: int) -> FloatArray:
+    out = np.zeros((n_groups, v.shape[1]))
+    np.add.at(out, g, ok.astype(np.float64))
+    return out
 
 
-def _avg(v: FloatArray, ok: np.ndarray) -> FloatArray:
-    return _sum(v, ok) / np.maximum(_count(v, ok), 1.0)
+def _avg(v: FloatArray, ok: BoolArray, g: IntArray, n_groups: int) -> FloatArray:
+    return _sum(v, ok, g, n_groups) / np.maximum(_count(v, ok, g, n_groups), 1.0)
 
 
-def _stdvar(v: FloatArray, ok: np.ndarray) -> FloatArray:
-    mean = _avg(v, ok)
-    sq = np.where(ok, (v - mean) ** 2, 0.0).sum(axis=0)
-    return np.asarray(sq / np.maximum(_count(v, ok), 1.0), dtype=np.float64)
+def _stdvar(v: FloatArray, ok: BoolArray, g: IntArray, n_groups: int) -> FloatArray:
+    mean = _avg(v, ok, g, n_groups)
+    sq = _sum((v - mean[g]) ** 2, ok, g, n_groups)
+    return sq / np.maximum(_count(v, ok, g, n_groups), 1.0)
 
 
-def _max(v: FloatArray, ok: np.ndarray) -> FloatArray:
-    # NaN loses to any number, as in Prometheus; absent entries are NaN here and ignored too.
-    return np.asarray(np.fmax.reduce(np.where(ok, v, np.nan), axis=0), dtype=np.float64)
+def _extreme(ufunc: np.ufunc) -> Reducer:
+    def reduce(v: FloatArray, ok: BoolArray, g: IntArray, n_groups: int) -> FloatArray:
+        # NaN loses to any number, as in Prometheus; absent entries are NaN here and ignored too.
+        out = np.full((n_groups, v.shape[1]), np.nan)
+        ufunc.at(out, g, np.where(ok, v, np.nan))
+        return out
+
+    return reduce
 
 
-def _min(v: FloatArray, ok: np.ndarray) -> FloatArray:
-    return np.asarray(np.fmin.reduce(np.where(ok, v, np.nan), axis=0), dtype=np.float64)
-
+# (values, presence [members, steps], group of each member, number of groups) -> [groups, steps]
+Reducer = Callable[[FloatArray, BoolArray, IntArray, int], FloatArray]
 
 REDUCERS: dict[str, Reducer] = {
     "sum": _sum,
     "count": _count,
     "avg": _avg,
-    "max": _max,
-    "min": _min,
-    "group": lambda v, ok: np.ones(v.shape[1]),
+    "max": _extreme(np.fmax),
+    "min": _extreme(np.fmin),
+    "group": lambda v, ok, g, n: np.ones((n, v.shape[1])),
     "stdvar": _stdvar,
-    "stddev": lambda v, ok: np.sqrt(_stdvar(v, ok)),
+    "stddev": lambda v, ok, g, n: np.sqrt(_stdvar(v, ok, g, n)),
 }
 
 
@@ -71,23 +81,43 @@ def _group_labels(labels: dict[str, str], modifier: pp.AggModifier | None) -> di
     return {k: v for k, v in labels.items() if k not in names and k != METRIC_NAME}
 
 
-def aggregate(op: str, vec: Vector, modifier: pp.AggModifier | None) -> Vector:
+def group_rows(
+    rows: list[dict[str, str]], modifier: pp.AggModifier | None
+) -> tuple[IntArray, list[dict[str, str]]]:
+    """The group of each row (numbered in order of first appearance) and each group's labels."""
+    keys: list[Hashable]
+    if modifier is None:
+        keys = [()] * len(rows)
+    elif modifier.type == pp.AggModifierType.By:
+        names = list(dict.fromkeys(modifier.labels))  # a missing label is the same as ""
+        keys = [tuple([lb.get(k, "") for k in names]) for lb in rows]
+    else:
+        keys = [label_key(_group_labels(lb, modifier)) for lb in rows]
+    index: dict[Hashable, int] = {}
+    labels: list[dict[str, str]] = []
+    g = np.empty(len(rows), dtype=np.intp)
+    for k, key in enumerate(keys):
+        i = index.get(key)
+        if i is None:
+            i = index[key] = len(labels)
+            labels.append(_group_labels(rows[k], modifier))
+        g[k] = i
+    return g, labels
+
+
+def aggregate(op: str, vec: Vector, modifier: pp.AggModifier | None, steps: int) -> Vector:
     reducer = REDUCERS.get(op)
     if reducer is None:
         raise unsupported(f"aggregation {op!r}")
-    groups: dict[LabelKey, tuple[dict[str, str], list[StepSeries]]] = {}
-    for s in vec.series:
-        labels = _group_labels(s.labels, modifier)
-        groups.setdefault(label_key(labels), (labels, []))[1].append(s)
-    out: list[StepSeries] = []
-    for labels, members in groups.values():
-        v = np.stack([m.v for m in members])
-        ok = np.stack([m.ok for m in members])
-        with np.errstate(all="ignore"):
-            value = reducer(v, ok)
-        present = np.asarray(ok.any(axis=0), dtype=bool)
-        out.append(StepSeries(labels, np.asarray(value, dtype=np.float64), present))
-    return Vector(out)
+    b = vec.block(steps)
+    if not b.labels:
+        return Vector()
+    g, labels = group_rows(b.labels, modifier)
+    with np.errstate(all="ignore"):
+        value = np.asarray(reducer(b.v, b.ok, g, len(labels)), dtype=np.float64)
+    present = np.zeros((len(labels), b.ok.shape[1]), dtype=bool)
+    np.logical_or.at(present, g, b.ok)
+    return Vector(block=Block(labels, value, present))
 
 
 def quantile_of(q: float, values: FloatArray) -> float:

@@ -26,6 +26,7 @@ from quarterdeck.sim.wire.promql.rangefuncs import (
 )
 from quarterdeck.sim.wire.promql.selectors import (
     SeriesSource,
+    concat_blocks,
     instant_selector,
     matrix_selector,
     select_raw,
@@ -33,10 +34,11 @@ from quarterdeck.sim.wire.promql.selectors import (
     window_bounds,
 )
 from quarterdeck.sim.wire.promql.values import (
+    Block,
     FloatArray,
     Grid,
     Matrix,
-    RawSeries,
+    RawBlock,
     Scalar,
     StepSeries,
     String,
@@ -44,7 +46,9 @@ from quarterdeck.sim.wire.promql.values import (
     Vector,
     build_vector,
     drop_name,
+    drop_names,
     label_key,
+    vector_of_block,
 )
 
 MAX_POINTS = 11_000  # Prometheus refuses range queries with more points per series
@@ -136,7 +140,7 @@ class Evaluator:
                 vec = self._vector(self.eval(node.expr), f"{op}()")
                 return aggregate_with_param(op, param, vec, node.modifier)
             vec = self._vector(self.eval(node.expr), f"{op}()")
-            return aggregate(op, vec, node.modifier)
+            return aggregate(op, vec, node.modifier, self.grid.n)
         if isinstance(node, pp.Call):
             return self._call(node)
         if isinstance(node, pp.SubqueryExpr):
@@ -165,7 +169,7 @@ class Evaluator:
                 error_type="execution",
             )
         if n <= 0:
-            return Matrix([], rng, ends)
+            return Matrix(concat_blocks([]), rng, ends)
         times = (start_ms + step_ms * np.arange(n, dtype=np.float64)) / 1000 - self.grid.epoch
         grid = Grid(times, self.grid.epoch, self.grid.lookback, self.grid.start, self.grid.end)
         inner = Evaluator(self.store, grid).eval(node.expr)
@@ -173,8 +177,9 @@ class Evaluator:
             inner = Vector([StepSeries({}, inner.v, np.ones(grid.n, dtype=bool))])
         if not isinstance(inner, Vector):
             raise PromQLError("subquery is only allowed on instant vector or scalar expressions")
-        raws = [RawSeries(dict(s.labels), times[s.ok], s.v[s.ok]) for s in inner.series]
-        return Matrix(raws, rng, ends)
+        b = inner.block(grid.n)
+        raw = RawBlock.of_labels([dict(lb) for lb in b.labels], times, b.v.T.copy(), b.ok.T.copy())
+        return Matrix(raw, rng, ends)
 
     def _vector(self, v: Value, where: str) -> Vector:
         if not isinstance(v, Vector):
@@ -253,11 +258,15 @@ class Evaluator:
             )
 
     def _timestamp(self, vec: Vector) -> Vector:
-        out = []
-        for s in vec.series:
-            ts = s.ts if s.ts is not None else self.grid.times
-            out.append(StepSeries(drop_name(s.labels), ts + self.grid.epoch, s.ok))
-        return build_vector(out)
+        b = vec.block(self.grid.n)
+        if b.ts is None:  # some series are computed: their timestamp is the evaluation time
+            out = []
+            for s in vec.series:
+                ts = s.ts if s.ts is not None else self.grid.times
+                out.append(StepSeries(drop_name(s.labels), ts + self.grid.epoch, s.ok))
+            return build_vector(out)
+        labels, unique = drop_names(b.labels)
+        return vector_of_block(Block(labels, b.ts + self.grid.epoch, b.ok), unique=unique)
 
     def _absent(self, arg: Any) -> Vector:
         vec = self._vector(self.eval(arg), "absent()")
@@ -299,7 +308,10 @@ def instant_query(
             if hi[0] > lo[0]:
                 out.append(ResultSeries(raw.labels, raw.t[lo[0] : hi[0]], raw.v[lo[0] : hi[0]]))
         return QueryResult("matrix", _sorted(out))
-    series = [ResultSeries(s.labels, t, s.v[:1]) for s in value.series if s.ok[0]]
+    b = value.block(1)
+    series = [
+        ResultSeries(labels, t, b.v[k, :1]) for k, labels in enumerate(b.labels) if b.ok[k, 0]
+    ]
     return QueryResult("vector", _sorted(series))
 
 

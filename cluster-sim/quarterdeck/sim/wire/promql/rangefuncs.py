@@ -13,8 +13,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from quarterdeck.sim.wire.promql.rangeblock import BLOCK_FUNCTIONS, apply_block_function
 from quarterdeck.sim.wire.promql.selectors import window_bounds
 from quarterdeck.sim.wire.promql.values import (
+    Block,
     FloatArray,
     Matrix,
     RawSeries,
@@ -22,6 +24,7 @@ from quarterdeck.sim.wire.promql.values import (
     Vector,
     build_vector,
     drop_name,
+    vector_of_block,
 )
 
 RangeFn = Callable[[RawSeries, Matrix], tuple[FloatArray, np.ndarray]]
@@ -227,11 +230,22 @@ def quantile_over_time(q: FloatArray, m: Matrix) -> Vector:
 
 
 def apply_range_function(name: str, m: Matrix) -> Vector:
-    fn = RANGE_FUNCTIONS[name]
-    out: list[StepSeries] = []
-    for raw in m.series:
-        v, ok = fn(raw, m)
-        # Every range function but last_over_time changes what the value means: drop the name.
-        labels = dict(raw.labels) if name == "last_over_time" else drop_name(raw.labels)
-        out.append(StepSeries(labels, np.asarray(v, dtype=np.float64), np.asarray(ok, dtype=bool)))
-    return build_vector(out)
+    # Every range function but last_over_time changes what the value means: drop the name.
+    keep_name = name == "last_over_time"
+    labels = m.block.labels if keep_name else m.block.bare
+    if name in BLOCK_FUNCTIONS:
+        v, ok = apply_block_function(name, m)
+    else:
+        rows = [RANGE_FUNCTIONS[name](raw, m) for raw in m.series]
+        v = np.stack([np.asarray(r[0], dtype=np.float64) for r in rows]) if rows else v_none(m)
+        ok = np.stack([np.asarray(r[1], dtype=bool) for r in rows]) if rows else ok_none(m)
+    unique = keep_name or m.block.bare_unique()
+    return vector_of_block(Block(list(labels), v, ok), unique=unique)
+
+
+def v_none(m: Matrix) -> FloatArray:
+    return np.empty((0, m.ends.size))
+
+
+def ok_none(m: Matrix) -> np.ndarray:
+    return np.zeros((0, m.ends.size), dtype=bool)
