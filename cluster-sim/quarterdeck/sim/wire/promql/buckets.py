@@ -1,0 +1,179 @@
+"""`histogram_quantile`'s bucket rule: `bucket_quantile` for one histogram at one step, and
+`group_quantiles` for many histograms and steps at once.
+
+Buckets are laid out as [histogram, slot, step]: each histogram's distinct upper bounds sorted
+into slots (series with an equal bound summed into one slot), with a presence mask, since which
+buckets exist can differ from step to step. "The previous bucket" is the previous *present*
+slot, "the last bucket" the last present one; everything else is the scalar rule, with the same
+floating-point operations in the same order.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from quarterdeck.sim.wire.promql.values import BoolArray, FloatArray
+
+IntArray = NDArray[np.intp]
+
+
+def bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
+    """Prometheus's bucketQuantile over (upper bound, cumulative count) pairs."""
+    if math.isnan(q):
+        return math.nan
+    if q < 0:
+        return -math.inf
+    if q > 1:
+        return math.inf
+    buckets = sorted(buckets)
+    if not buckets or not math.isinf(buckets[-1][0]):
+        return math.nan
+    merged: list[list[float]] = []
+    for bound, count in buckets:
+        if merged and merged[-1][0] == bound:
+            merged[-1][1] += count
+        else:
+            merged.append([bound, count])
+    highest = -math.inf
+    for b in merged:  # counts of a cumulative histogram can't fall; scrape skew can make them
+        if b[1] > highest:
+            highest = b[1]
+        elif b[1] < highest:
+            b[1] = highest
+    if len(merged) < 2:
+        return math.nan
+    observations = merged[-1][1]
+    if observations == 0:
+        return math.nan
+    rank = q * observations
+    idx = next((i for i in range(len(merged) - 1) if merged[i][1] >= rank), len(merged) - 1)
+    if idx == len(merged) - 1:
+        return merged[-2][0]
+    if idx == 0 and merged[0][0] <= 0:
+        return merged[0][0]
+    start, end, count = 0.0, merged[idx][0], merged[idx][1]
+    if idx > 0:
+        start = merged[idx - 1][0]
+        count -= merged[idx - 1][1]
+        rank -= merged[idx - 1][1]
+    return start + (end - start) * (rank / count)
+
+
+CELLS_PER_SLICE = 2_000_000  # bounds the [histograms, slots, steps] arrays of one slice
+
+
+@dataclass(frozen=True)
+class Buckets:
+    """Bucket series of many histograms: per member its histogram and upper bound, and its
+    values and presence [member, step]."""
+
+    group: IntArray
+    bound: FloatArray
+    v: FloatArray
+    ok: BoolArray
+    n_groups: int
+
+
+def group_quantiles(q: FloatArray, buckets: Buckets) -> tuple[FloatArray, BoolArray]:
+    """Per histogram and step, the φ-quantile (`q` per step) and whether it has any bucket."""
+    group, bound, v, ok, n_groups = (
+        buckets.group,
+        buckets.bound,
+        buckets.v,
+        buckets.ok,
+        buckets.n_groups,
+    )
+    steps = q.shape[0]
+    out = np.zeros((n_groups, steps))
+    present = np.zeros((n_groups, steps), dtype=bool)
+    np.logical_or.at(present, group, ok)
+    weird = np.zeros(n_groups, dtype=bool)
+    weird[group[np.isnan(bound)]] = True  # NaN bounds don't sort: the scalar rule handles them
+    # members sorted by (histogram, bound); a new slot wherever either changes
+    order = np.lexsort((bound, group))
+    g, bd = group[order], bound[order]
+    new_slot = np.ones(order.size, dtype=bool)
+    new_slot[1:] = (g[1:] != g[:-1]) | (bd[1:] != bd[:-1])
+    slot_id = np.cumsum(new_slot) - 1
+    first_slot = np.zeros(n_groups, dtype=np.intp)
+    starts = np.flatnonzero(np.concatenate([[True], g[1:] != g[:-1]]))
+    first_slot[g[starts]] = slot_id[starts]  # the lowest slot of each histogram
+    pos = slot_id - first_slot[g]
+    width = int(pos.max()) + 1
+    counts = np.zeros((n_groups, width, steps))
+    have = np.zeros((n_groups, width, steps), dtype=bool)
+    np.add.at(counts, (g, pos), np.where(ok[order], v[order], 0.0))
+    np.logical_or.at(have, (g, pos), ok[order])
+    bounds = np.full((n_groups, width), math.inf)
+    bounds[g, pos] = bd
+    per = max(1, CELLS_PER_SLICE // (width * steps))
+    for lo in range(0, n_groups, per):
+        part = slice(lo, lo + per)
+        out[part] = _quantiles(q, bounds[part], counts[part], have[part])
+    if weird.any():
+        _scalar_fallback(out, np.flatnonzero(weird), q, buckets)
+    return out, present
+
+
+def _quantiles(
+    q: FloatArray, bounds: FloatArray, counts: FloatArray, have: BoolArray
+) -> FloatArray:
+    n_groups, width, steps = counts.shape
+    slots = np.arange(width, dtype=np.intp)[None, :, None]
+    # counts of a cumulative histogram can't fall; scrape skew can make them: carry the highest
+    # count so far forward (a NaN count stays NaN and doesn't count as the highest)
+    finite = have & ~np.isnan(counts)
+    highest = np.maximum.accumulate(np.where(finite, counts, -math.inf), axis=1)
+    fixed = np.where(np.isnan(counts), np.nan, highest)
+    n_present = have.sum(axis=1)  # [groups, steps]
+    last = width - 1 - np.argmax(have[:, ::-1, :], axis=1)  # last present slot
+    # per slot, the present slot before it (-1: none)
+    seen = np.maximum.accumulate(np.where(have, slots, -1), axis=1)
+    before = np.concatenate([np.full((n_groups, 1, steps), -1), seen[:, :-1]], axis=1)
+
+    def at(a: np.ndarray, idx: IntArray) -> np.ndarray:
+        return np.take_along_axis(a, np.maximum(idx, 0)[:, None, :], axis=1)[:, 0, :]
+
+    b3 = np.broadcast_to(bounds[:, :, None], counts.shape)
+    observations = at(fixed, last)
+    with np.errstate(invalid="ignore"):
+        rank = q[None, :] * observations
+        hit = have & (slots < last[:, None, :]) & (fixed >= rank[:, None, :])
+    found = hit.any(axis=1)
+    idx = np.where(found, np.argmax(hit, axis=1), last)
+    prev = at(before, idx)
+    start = np.where(prev >= 0, at(b3, prev), 0.0)
+    end = at(b3, idx)
+    count = at(fixed, idx)
+    below = at(fixed, prev)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        count = np.where(prev >= 0, count - below, count)
+        rank = np.where(prev >= 0, rank - below, rank)
+        inside = start + (end - start) * (rank / count)
+    qq = np.broadcast_to(q[None, :], (n_groups, steps))
+    return np.select(
+        [
+            np.isnan(qq),
+            qq < 0,
+            qq > 1,
+            ~np.isinf(at(b3, last)),
+            n_present < 2,
+            observations == 0,
+            ~found,  # the rank falls in the last bucket: the bound below it
+            (prev < 0) & (end <= 0),  # the lowest bucket, with a bound <= 0
+        ],
+        [np.nan, -math.inf, math.inf, np.nan, np.nan, np.nan, at(b3, prev), end],
+        inside,
+    )
+
+
+def _scalar_fallback(out: FloatArray, groups: IntArray, q: FloatArray, b: Buckets) -> None:
+    for g in groups.tolist():
+        members = np.flatnonzero(b.group == g)
+        for i in range(q.shape[0]):
+            present = [(float(b.bound[m]), float(b.v[m, i])) for m in members if b.ok[m, i]]
+            out[g, i] = bucket_quantile(float(q[i]), present) if present else 0.0
