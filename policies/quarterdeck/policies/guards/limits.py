@@ -7,36 +7,87 @@ Each reads the current state from the context; when that state is missing it fai
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
+from typing import Generic, Protocol, TypeVar
 
 from quarterdeck.core.models import RestartAction, RouteAction, ScaleAction
+from quarterdeck.policies.context import ServiceState
 from quarterdeck.policies.rules import Evaluation, Finding, Rule, RuleInfo
 from quarterdeck.policies.schema import (
     CanaryStep,
     GpuBudget,
+    Match,
     ReplicaBudget,
     RestartShare,
     ScaleStep,
 )
 
 
-def _no_state(rule: Rule, ev: Evaluation, what: str) -> list[Finding]:
-    return [
-        rule.finding(
-            "deny",
-            f"{what}: no state for {ev.proposal.target} in the context (fail closed)",
-            {"service": str(ev.proposal.target)},
-        )
-    ]
+class _LimitConfig(Protocol):
+    """What every limit's settings section carries (read-only, so each section's narrower
+    `effect` literal still fits)."""
+
+    @property
+    def match(self) -> Match: ...
+
+    @property
+    def effect(self) -> str: ...
 
 
-class ScaleStepRule(Rule):
-    def __init__(self, info: RuleInfo, cfg: ScaleStep) -> None:
+_Cfg = TypeVar("_Cfg", bound=_LimitConfig)
+_A = TypeVar("_A", ScaleAction, RouteAction, RestartAction)
+
+
+class _LimitRule(Rule, Generic[_Cfg, _A]):
+    """A limit on one kind of action (`action_type`). One configured to clamp runs in the clamp
+    phase, so the rules after it see the action it leaves; any other effect is a check."""
+
+    action_type: type[_A]
+
+    def __init__(self, info: RuleInfo, cfg: _Cfg) -> None:
         super().__init__(info, cfg.match)
         self.cfg = cfg
         self.phase = "clamp" if cfg.effect == "clamp" else "check"
 
     def applies(self, ev: Evaluation) -> bool:
-        return ev.action.kind == "scale" and super().applies(ev)
+        # Each action model fixes its `kind`, so the type test is the kind test.
+        return isinstance(ev.action, self.action_type) and super().applies(ev)
+
+
+class _StatefulLimitRule(_LimitRule[_Cfg, _A]):
+    """A limit measured against the service's current state. The walk is the same for all of
+    them: skip other kinds (and actions the limit does not cover), fail closed when the context
+    has no state for the service, then `judge`."""
+
+    what: str
+    """Names the limit in the fail-closed finding."""
+
+    def evaluate(self, ev: Evaluation) -> list[Finding]:
+        action = ev.action
+        if not isinstance(action, self.action_type) or not self.covers(action):
+            return []
+        if ev.service is None:
+            return [
+                self.finding(
+                    "deny",
+                    f"{self.what}: no state for {ev.proposal.target} in the context (fail closed)",
+                    {"service": str(ev.proposal.target)},
+                )
+            ]
+        return self.judge(ev, action, ev.service)
+
+    def covers(self, action: _A) -> bool:
+        """Does this limit measure `action` at all? (Checked before the state is needed.)"""
+        return True
+
+    @abstractmethod
+    def judge(self, ev: Evaluation, action: _A, svc: ServiceState) -> list[Finding]:
+        """The findings for `action` against the service's state `svc`."""
+
+
+class ScaleStepRule(_StatefulLimitRule[ScaleStep, ScaleAction]):
+    action_type = ScaleAction
+    what = "scale step"
 
     def limits(self, current: int) -> tuple[int, int]:
         """(lowest, highest) replica count one action may set from `current`."""
@@ -44,13 +95,8 @@ class ScaleStepRule(Rule):
         down = max(self.cfg.down_absolute, math.floor(current * self.cfg.down_percent / 100))
         return max(0, current - down), current + up
 
-    def evaluate(self, ev: Evaluation) -> list[Finding]:
-        action = ev.action
-        if not isinstance(action, ScaleAction):
-            return []
-        if ev.service is None:
-            return _no_state(self, ev, "scale step")
-        current, target = ev.service.replicas, action.replicas
+    def judge(self, ev: Evaluation, action: ScaleAction, svc: ServiceState) -> list[Finding]:
+        current, target = svc.replicas, action.replicas
         low, high = self.limits(current)
         if low <= target <= high:
             return []
@@ -72,22 +118,11 @@ class ScaleStepRule(Rule):
         return [self.finding(self.cfg.effect, text, inputs)]
 
 
-class CanaryStepRule(Rule):
-    def __init__(self, info: RuleInfo, cfg: CanaryStep) -> None:
-        super().__init__(info, cfg.match)
-        self.cfg = cfg
-        self.phase = "clamp" if cfg.effect == "clamp" else "check"
+class CanaryStepRule(_StatefulLimitRule[CanaryStep, RouteAction]):
+    action_type = RouteAction
+    what = "canary step"
 
-    def applies(self, ev: Evaluation) -> bool:
-        return ev.action.kind == "route" and super().applies(ev)
-
-    def evaluate(self, ev: Evaluation) -> list[Finding]:
-        action = ev.action
-        if not isinstance(action, RouteAction):
-            return []
-        svc = ev.service
-        if svc is None:
-            return _no_state(self, ev, "canary step")
+    def judge(self, ev: Evaluation, action: RouteAction, svc: ServiceState) -> list[Finding]:
         current = svc.effective_weights()
         versions = sorted(set(current) | set(action.weights))
         delta = {v: action.weights.get(v, 0) - current.get(v, 0) for v in versions}
@@ -160,45 +195,36 @@ def step_towards(
     return weights
 
 
-class RestartShareRule(Rule):
+class RestartShareRule(_StatefulLimitRule[RestartShare, RestartAction]):
     """A rolling restart (pods unset) replaces one pod at a time behind a surge pod, so only an
     explicit `pods` count is measured against the share."""
 
-    def __init__(self, info: RuleInfo, cfg: RestartShare) -> None:
-        super().__init__(info, cfg.match)
-        self.cfg = cfg
+    action_type = RestartAction
+    what = "restart share"
 
-    def applies(self, ev: Evaluation) -> bool:
-        return ev.action.kind == "restart" and super().applies(ev)
+    def covers(self, action: RestartAction) -> bool:
+        return action.pods is not None
 
-    def evaluate(self, ev: Evaluation) -> list[Finding]:
-        action = ev.action
-        if not isinstance(action, RestartAction) or action.pods is None:
-            return []
-        if ev.service is None:
-            return _no_state(self, ev, "restart share")
-        replicas = ev.service.replicas
-        share = 100.0 * action.pods / max(replicas, 1)
+    def judge(self, ev: Evaluation, action: RestartAction, svc: ServiceState) -> list[Finding]:
+        pods = action.pods or 0  # covers() lets only an explicit count through
+        replicas = svc.replicas
+        share = 100.0 * pods / max(replicas, 1)
         if share <= self.cfg.max_percent:
             return []
         return [
             self.finding(
                 self.cfg.effect,
-                f"restarting {action.pods} of {replicas} pods at once ({share:.0f} %) exceeds "
+                f"restarting {pods} of {replicas} pods at once ({share:.0f} %) exceeds "
                 f"{self.cfg.max_percent:g} %",
-                {"pods": action.pods, "replicas": replicas, "share_percent": round(share, 1)},
+                {"pods": pods, "replicas": replicas, "share_percent": round(share, 1)},
             )
         ]
 
 
-class ReplicaBudgetRule(Rule):
-    def __init__(self, info: RuleInfo, cfg: ReplicaBudget) -> None:
-        super().__init__(info, cfg.match)
-        self.cfg = cfg
-        self.phase = "clamp" if cfg.effect == "clamp" else "check"
+class ReplicaBudgetRule(_LimitRule[ReplicaBudget, ScaleAction]):
+    """Judges the requested count alone, so unlike the other limits it needs no service state."""
 
-    def applies(self, ev: Evaluation) -> bool:
-        return ev.action.kind == "scale" and super().applies(ev)
+    action_type = ScaleAction
 
     def evaluate(self, ev: Evaluation) -> list[Finding]:
         action = ev.action
@@ -218,22 +244,11 @@ class ReplicaBudgetRule(Rule):
         return [self.finding("deny", text, inputs)]
 
 
-class GpuBudgetRule(Rule):
-    def __init__(self, info: RuleInfo, cfg: GpuBudget) -> None:
-        super().__init__(info, cfg.match)
-        self.cfg = cfg
-        self.phase = "clamp" if cfg.effect == "clamp" else "check"
+class GpuBudgetRule(_StatefulLimitRule[GpuBudget, ScaleAction]):
+    action_type = ScaleAction
+    what = "GPU budget"
 
-    def applies(self, ev: Evaluation) -> bool:
-        return ev.action.kind == "scale" and super().applies(ev)
-
-    def evaluate(self, ev: Evaluation) -> list[Finding]:
-        action = ev.action
-        if not isinstance(action, ScaleAction):
-            return []
-        svc = ev.service
-        if svc is None:
-            return _no_state(self, ev, "GPU budget")
+    def judge(self, ev: Evaluation, action: ScaleAction, svc: ServiceState) -> list[Finding]:
         per_pod, current, target = svc.gpu_per_pod, svc.replicas, action.replicas
         if per_pod == 0 or target <= current:
             return []
