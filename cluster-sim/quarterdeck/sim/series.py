@@ -42,7 +42,8 @@ class Series:
 @dataclass(frozen=True)
 class SeriesBlock:
     """Many series of one name over shared sample times: `v[row, k]` is series k at `t[row]`,
-    NaN where it has no sample. `labels[k]` (without `__name__`) must not be mutated."""
+    NaN where it has no sample. `labels` (each without `__name__`) is shared by every read of
+    the same selection until a series is added: it and its dicts must not be mutated."""
 
     name: str
     labels: list[dict[str, str]]
@@ -107,6 +108,7 @@ class SeriesStore:
     def _forget(self) -> None:
         """Drop what reads remembered about the set of series (a series was added)."""
         self._picked: dict[tuple[str, tuple[Matcher, ...]], NDArray[np.intp]] = {}
+        self._picked_labels: dict[tuple[str, tuple[Matcher, ...]], list[dict[str, str]]] = {}
         self._by_value: dict[tuple[str, str], dict[str, list[int]]] = {}
 
     def __deepcopy__(self, memo: dict[int, Any]) -> SeriesStore:
@@ -228,14 +230,16 @@ class SeriesStore:
             return hit
         compiled = _compile(matchers)  # rejects a bad operator or regex even if nothing matches
         cols = self._by_name.get(name, [])
-        rest: list[Compiled] = []
-        for m in compiled:
-            if m[1] == "=":  # the value index answers one equality matcher; check the rest
-                cols = self._with_value(name, m[0]).get(m[2], [])
-                rest.extend(c for c in compiled if c is not m)
-                break
-        else:
-            rest = compiled
+        rest = compiled
+        # The value index answers the narrowest equality matcher; the rest are checked per series.
+        narrowest = min(
+            (m for m in compiled if m[1] == "="),
+            key=lambda m: len(self._with_value(name, m[0]).get(m[2], [])),
+            default=None,
+        )
+        if narrowest is not None:
+            cols = self._with_value(name, narrowest[0]).get(narrowest[2], [])
+            rest = [m for m in compiled if m is not narrowest]
         picked = np.array(
             [c for c in cols if _satisfies(self._labels[c], rest)] if rest else cols,
             dtype=np.intp,
@@ -243,8 +247,20 @@ class SeriesStore:
         picked.setflags(write=False)
         if len(self._picked) >= self.MAX_REMEMBERED:
             self._picked.clear()
+            self._picked_labels.clear()
         self._picked[key] = picked
         return picked
+
+    def _picked_label_sets(
+        self, name: str, matchers: Sequence[Matcher], cols: NDArray[np.intp]
+    ) -> list[dict[str, str]]:
+        """The label sets of `_pick`'s columns: one list object per remembered selection, so a
+        reader may remember what it derived from it (it must not change it)."""
+        key = (name, tuple(matchers))
+        labels = self._picked_labels.get(key)
+        if labels is None:
+            labels = self._picked_labels[key] = [self._labels[c] for c in cols.tolist()]
+        return labels
 
     def _with_value(self, name: str, label: str) -> dict[str, list[int]]:
         """For the series of `name`: value of `label` ("" if missing) -> columns, in order."""
@@ -290,13 +306,14 @@ class SeriesStore:
         """Like `select`, for every picked series at once and only the rows with
         start <= t <= end; absent samples stay NaN."""
         label_matchers = self._label_matchers(name, matchers)
-        cols = (
-            self._pick(name, label_matchers)
-            if label_matchers is not None
-            else np.empty(0, dtype=np.intp)
-        )
+        if label_matchers is None:
+            cols = np.empty(0, dtype=np.intp)
+            labels: list[dict[str, str]] = []
+        else:
+            cols = self._pick(name, label_matchers)
+            labels = self._picked_label_sets(name, label_matchers, cols)
         t, v = self._read(cols, start, end)
-        return SeriesBlock(name, [self._labels[c] for c in cols.tolist()], t, v)
+        return SeriesBlock(name, labels, t, v)
 
     def select_any(self, matchers: Sequence[Matcher]) -> list[Series]:
         """Like `select` for every name (a selector such as `{__name__=~"qd_.*"}`)."""

@@ -11,6 +11,7 @@ import promql_parser as pp
 from numpy.typing import NDArray
 
 from quarterdeck.sim.wire.promql.errors import unsupported
+from quarterdeck.sim.wire.promql.memo import IdentityMemo
 from quarterdeck.sim.wire.promql.values import (
     METRIC_NAME,
     Block,
@@ -81,10 +82,18 @@ def _group_labels(labels: dict[str, str], modifier: pp.AggModifier | None) -> di
     return {k: v for k, v in labels.items() if k not in names and k != METRIC_NAME}
 
 
-def group_rows(
-    rows: list[dict[str, str]], modifier: pp.AggModifier | None
-) -> tuple[IntArray, list[dict[str, str]]]:
-    """The group of each row (numbered in order of first appearance) and each group's labels."""
+Groups = tuple[IntArray, list[dict[str, str]]]
+_GROUPS: IdentityMemo[Groups] = IdentityMemo()
+
+
+def group_rows(rows: list[dict[str, str]], modifier: pp.AggModifier | None) -> Groups:
+    """The group of each row (numbered in order of first appearance) and each group's labels
+    (remembered per list of label sets: neither may be changed)."""
+    key = None if modifier is None else (str(modifier.type), tuple(modifier.labels))
+    return _GROUPS.get(rows, key, lambda: _group_rows(rows, modifier))
+
+
+def _group_rows(rows: list[dict[str, str]], modifier: pp.AggModifier | None) -> Groups:
     keys: list[Hashable]
     if modifier is None:
         keys = [()] * len(rows)
@@ -102,6 +111,7 @@ def group_rows(
             i = index[key] = len(labels)
             labels.append(_group_labels(rows[k], modifier))
         g[k] = i
+    g.setflags(write=False)
     return g, labels
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -75,6 +76,13 @@ class QueryResult:
 def parse(query: str) -> pp.Expr:
     if not query.strip():
         raise PromQLError("empty query")
+    return _parse(query)
+
+
+@lru_cache(maxsize=1024)
+def _parse(query: str) -> pp.Expr:
+    """Parsed once per distinct query (the loop asks the same ones every step); the evaluator
+    never changes a syntax tree."""
     try:
         return pp.parse(query)
     except ValueError as e:

@@ -12,8 +12,10 @@ applies it to every histogram at every step at once.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import NDArray
 
 from quarterdeck.sim.wire.promql.buckets import Buckets, group_quantiles
+from quarterdeck.sim.wire.promql.memo import IdentityMemo
 from quarterdeck.sim.wire.promql.values import (
     METRIC_NAME,
     Block,
@@ -33,12 +35,26 @@ def _upper_bound(text: str) -> float | None:
 
 def histogram_quantile(q: FloatArray, vec: Vector) -> Vector:
     b = vec.block(q.shape[0])
+    rows, group, bounds, labels = _HISTOGRAMS.get(b.labels, None, lambda: _histograms(b.labels))
+    if not labels:
+        return Vector()
+    buckets = Buckets(group, bounds, b.v[rows], b.ok[rows], len(labels))
+    value, present = group_quantiles(q, buckets)
+    return vector_of_block(Block(labels, value, present), unique=True)
+
+
+Histograms = tuple[NDArray[np.intp], NDArray[np.intp], FloatArray, list[dict[str, str]]]
+_HISTOGRAMS: IdentityMemo[Histograms] = IdentityMemo()
+
+
+def _histograms(series: list[dict[str, str]]) -> Histograms:
+    """(bucket rows, histogram of each, upper bound of each, labels of each histogram)."""
     groups: dict[frozenset[tuple[str, str]], int] = {}
     labels: list[dict[str, str]] = []
     rows: list[int] = []
     member_group: list[int] = []
     bounds: list[float] = []
-    for k, lb in enumerate(b.labels):
+    for k, lb in enumerate(series):
         bound = _upper_bound(lb.get("le", ""))
         if bound is None:
             continue  # Prometheus ignores series without a parseable `le`
@@ -50,10 +66,9 @@ def histogram_quantile(q: FloatArray, vec: Vector) -> Vector:
         rows.append(k)
         member_group.append(g)
         bounds.append(bound)
-    if not labels:
-        return Vector()
-    idx = np.array(rows, dtype=np.intp)
-    group = np.array(member_group, dtype=np.intp)
-    buckets = Buckets(group, np.array(bounds), b.v[idx], b.ok[idx], len(labels))
-    value, present = group_quantiles(q, buckets)
-    return vector_of_block(Block(labels, value, present), unique=True)
+    return (
+        np.array(rows, dtype=np.intp),
+        np.array(member_group, dtype=np.intp),
+        np.array(bounds, dtype=np.float64),
+        labels,
+    )

@@ -240,7 +240,7 @@ def apply_range_function(name: str, m: Matrix) -> Vector:
         v = np.stack([np.asarray(r[0], dtype=np.float64) for r in rows]) if rows else v_none(m)
         ok = np.stack([np.asarray(r[1], dtype=bool) for r in rows]) if rows else ok_none(m)
     unique = keep_name or m.block.bare_unique()
-    return vector_of_block(Block(list(labels), v, ok), unique=unique)
+    return vector_of_block(Block(labels, v, ok), unique=unique)
 
 
 def v_none(m: Matrix) -> FloatArray:

@@ -126,7 +126,7 @@ def _from_store(
     if fast is not None:
         b = fast(name, pushed, start, end)
         v = np.asarray(b.v, dtype=np.float64)
-        return RawBlock(list(b.labels), [name] * len(b.labels), b.t, v, ~np.isnan(v)), True
+        return RawBlock(b.labels, [name] * len(b.labels), b.t, v, ~np.isnan(v)), True
     series = [
         (dict(s.labels), np.asarray(s.t, dtype=np.float64), np.asarray(s.v, dtype=np.float64))
         for s in store.select(name, pushed)

@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from quarterdeck.sim.wire.promql.errors import PromQLError
+from quarterdeck.sim.wire.promql.memo import IdentityMemo
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -42,8 +43,17 @@ def drop_name(labels: Mapping[str, str]) -> dict[str, str]:
 def drop_names(labels: list[dict[str, str]]) -> tuple[list[dict[str, str]], bool]:
     """Label sets without `__name__`, and whether distinct sets stay distinct (they do when
     all had the same name, or none had one)."""
-    names = {lb.get(METRIC_NAME) for lb in labels}
-    return [drop_name(lb) if METRIC_NAME in lb else lb for lb in labels], len(names) <= 1
+
+    def compute() -> tuple[list[dict[str, str]], bool]:
+        names = {lb.get(METRIC_NAME) for lb in labels}
+        return [drop_name(lb) if METRIC_NAME in lb else lb for lb in labels], len(names) <= 1
+
+    return _DROPPED.get(labels, None, compute)
+
+
+_DROPPED: IdentityMemo[tuple[list[dict[str, str]], bool]] = IdentityMemo()
+_NAMED: IdentityMemo[list[dict[str, str]]] = IdentityMemo()
+_KEPT: IdentityMemo[list[dict[str, str]]] = IdentityMemo()
 
 
 @dataclass(frozen=True)
@@ -175,10 +185,17 @@ class RawBlock:
     @cached_property
     def labels(self) -> list[dict[str, str]]:
         """Full label sets, `__name__` included."""
-        return [
-            b if n is None else {METRIC_NAME: n, **b}
-            for b, n in zip(self.bare, self.names, strict=True)
-        ]
+
+        def compute() -> list[dict[str, str]]:
+            return [
+                b if n is None else {METRIC_NAME: n, **b}
+                for b, n in zip(self.bare, self.names, strict=True)
+            ]
+
+        first = self.names[0] if self.names else None
+        if all(n == first for n in self.names):  # one name: remember per list of label sets
+            return _NAMED.get(self.bare, first, compute)
+        return compute()
 
     def bare_unique(self) -> bool:
         """Whether the label sets stay distinct without their names (at most one name)."""
@@ -253,8 +270,9 @@ def vector_of_block(block: Block, *, unique: bool) -> Vector:
     keep = block.ok.any(axis=1)
     if not keep.all():
         idx = np.flatnonzero(keep)
+        labels = block.labels
         block = Block(
-            [block.labels[k] for k in idx.tolist()],
+            _KEPT.get(labels, keep.tobytes(), lambda: [labels[k] for k in idx.tolist()]),
             block.v[idx],
             block.ok[idx],
             None if block.ts is None else block.ts[idx],
