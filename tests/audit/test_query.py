@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 
 import pytest
 
-from quarterdeck.audit import AuditLog
+from quarterdeck.audit import AuditEntry, AuditLog
 from quarterdeck.audit.timefilter import parse_time
 
 from .conftest import EPOCH
@@ -20,7 +21,7 @@ def seqs(entries) -> list[int]:
     return [e.seq for e in entries]
 
 
-@pytest.mark.parametrize(
+FILTERS = pytest.mark.parametrize(
     ("filters", "expected"),
     [
         pytest.param({}, list(range(1, 11)), id="none"),
@@ -36,6 +37,9 @@ def seqs(entries) -> list[int]:
         pytest.param({"service": "ml/nothing"}, [], id="no-match"),
     ],
 )
+
+
+@FILTERS
 def test_filters(filled: AuditLog, filters, expected: list[int]) -> None:
     assert seqs(filled.query(**filters)) == expected
     assert filled.count(**filters) == len(expected)
@@ -68,12 +72,18 @@ def test_get_of_a_missing_seq_is_none(filled: AuditLog) -> None:
 
 
 def test_export_applies_the_same_filters(filled: AuditLog) -> None:
-    import io
-
     buf = io.StringIO()
     n = filled.export_jsonl(buf, service="ml/ranker", since=EPOCH + 4)
     assert n == 3
     assert [line.count('"service":"ml/ranker"') for line in buf.getvalue().splitlines()] == [1] * 3
+
+
+@FILTERS
+def test_export_selects_what_query_selects(filled: AuditLog, filters, expected: list[int]) -> None:
+    buf = io.StringIO()
+    assert filled.export_jsonl(buf, **filters) == len(expected)
+    lines = buf.getvalue().splitlines()
+    assert [AuditEntry.model_validate_json(line).seq for line in lines] == expected
 
 
 NOW = 1_800_000_000.0

@@ -348,9 +348,8 @@ class AuditLog:
             ).fetchone()
         return AuditEntry.from_item(_item(row)) if row else None
 
-    def _filter(
+    def _where(  # noqa: PLR0917 - mirrors the public filters in order (see docstring)
         self,
-        *,
         since: float | datetime | None,
         until: float | datetime | None,
         service: str | Target | None,
@@ -358,7 +357,14 @@ class AuditLog:
         kind: AuditKind | str | None,
         trace_id: str | None,
         proposal_id: str | None,
-    ) -> AuditFilter:
+    ) -> tuple[str, list[Any]]:
+        """The one place `query`, `count` and `export_jsonl` turn their filter arguments into SQL:
+        checked and normalised into an `AuditFilter`, then its WHERE clause with `?` placeholders
+        and the values to bind to them.
+
+        Positional, in the order those methods declare their filters, so each forwards them in
+        one line.
+        """
         return AuditFilter(
             since=_unix(since, "since"),
             until=_unix(until, "until"),
@@ -367,7 +373,7 @@ class AuditLog:
             kind=None if kind is None else check_kind(kind),
             trace_id=trace_id,
             proposal_id=proposal_id,
-        )
+        ).where()
 
     def query(
         self,
@@ -391,16 +397,7 @@ class AuditLog:
             raise ValueError(f"limit must be >= 0, got {limit}")
         if offset < 0:
             raise ValueError(f"offset must be >= 0, got {offset}")
-        f = self._filter(
-            since=since,
-            until=until,
-            service=service,
-            principal=principal,
-            kind=kind,
-            trace_id=trace_id,
-            proposal_id=proposal_id,
-        )
-        where, params = f.where()
+        where, params = self._where(since, until, service, principal, kind, trace_id, proposal_id)
         order = "DESC" if newest_first else "ASC"
         sql = f"SELECT {ENTRY_COLUMNS} FROM entries{where} ORDER BY seq {order} LIMIT ? OFFSET ?"
         with self._snapshot() as conn:
@@ -419,15 +416,7 @@ class AuditLog:
         proposal_id: str | None = None,
     ) -> int:
         """How many entries `query` would select without a limit."""
-        where, params = self._filter(
-            since=since,
-            until=until,
-            service=service,
-            principal=principal,
-            kind=kind,
-            trace_id=trace_id,
-            proposal_id=proposal_id,
-        ).where()
+        where, params = self._where(since, until, service, principal, kind, trace_id, proposal_id)
         with self._snapshot() as conn:
             (n,) = conn.execute(f"SELECT count(*) FROM entries{where}", params).fetchone()
         return int(n)
@@ -448,15 +437,7 @@ class AuditLog:
 
         Each line parses back with ``AuditEntry.model_validate_json``.
         """
-        where, params = self._filter(
-            since=since,
-            until=until,
-            service=service,
-            principal=principal,
-            kind=kind,
-            trace_id=trace_id,
-            proposal_id=proposal_id,
-        ).where()
+        where, params = self._where(since, until, service, principal, kind, trace_id, proposal_id)
         n = 0
         with self._snapshot() as conn:
             cur = conn.execute(f"SELECT {ENTRY_COLUMNS} FROM entries{where} ORDER BY seq", params)
