@@ -7,14 +7,18 @@ Vector–vector arithmetic and comparison match on all labels but the metric nam
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import promql_parser as pp
 
 from quarterdeck.sim.wire.promql.errors import PromQLError, unsupported
+from quarterdeck.sim.wire.promql.matching import match_labels as _match_labels
+from quarterdeck.sim.wire.promql.matching import one_to_one
+from quarterdeck.sim.wire.promql.matching import signature as _signature
+from quarterdeck.sim.wire.promql.operators import ARITHMETIC, COMPARISON, SET_OPS
+from quarterdeck.sim.wire.promql.operators import calc as _calc
+from quarterdeck.sim.wire.promql.operators import outcome as _result
 from quarterdeck.sim.wire.promql.values import (
-    METRIC_NAME,
+    Block,
     FloatArray,
     LabelKey,
     Scalar,
@@ -23,38 +27,14 @@ from quarterdeck.sim.wire.promql.values import (
     Vector,
     build_vector,
     drop_name,
-    label_key,
+    drop_names,
+    vector_of_block,
 )
 
-Op = Callable[[FloatArray, FloatArray], FloatArray]
 
-ARITHMETIC: dict[str, Op] = {
-    "+": np.add,
-    "-": np.subtract,
-    "*": np.multiply,
-    "/": np.divide,
-    "%": np.fmod,  # Go's math.Mod: the result takes the dividend's sign
-    "^": np.power,
-    "atan2": np.arctan2,
-}
-COMPARISON: dict[str, Op] = {
-    "==": np.equal,
-    "!=": np.not_equal,
-    ">": np.greater,
-    "<": np.less,
-    ">=": np.greater_equal,
-    "<=": np.less_equal,
-}
-SET_OPS = ("and", "or", "unless")
-
-
-def _calc(op: str, a: FloatArray, b: FloatArray) -> FloatArray:
-    fn = ARITHMETIC.get(op) or COMPARISON[op]
-    with np.errstate(all="ignore"):
-        return np.asarray(fn(a, b), dtype=np.float64)
-
-
-def binary(op: str, lhs: Value, rhs: Value, modifier: pp.BinModifier | None) -> Value:
+def binary(
+    op: str, lhs: Value, rhs: Value, modifier: pp.BinModifier | None, steps: int = 1
+) -> Value:
     if op not in ARITHMETIC and op not in COMPARISON and op not in SET_OPS:
         raise unsupported(f"operator {op!r}")
     return_bool = bool(modifier and modifier.return_bool)
@@ -63,6 +43,9 @@ def binary(op: str, lhs: Value, rhs: Value, modifier: pp.BinModifier | None) -> 
     if isinstance(lhs, Vector) and isinstance(rhs, Vector):
         if op in SET_OPS:
             return _set_op(op, lhs, rhs, modifier)
+        fast = one_to_one(op, lhs, rhs, modifier, return_bool=return_bool, steps=steps)
+        if fast is not None:
+            return fast
         return _vector_vector(op, lhs, rhs, modifier, return_bool)
     if isinstance(lhs, Vector) and isinstance(rhs, Scalar):
         return _vector_scalar(op, lhs, rhs.v, swap=False, return_bool=return_bool)
@@ -71,19 +54,15 @@ def binary(op: str, lhs: Value, rhs: Value, modifier: pp.BinModifier | None) -> 
     raise PromQLError(f"operator {op!r} needs scalar or instant vector operands")
 
 
-def _result(
-    op: str, value: FloatArray, vec_value: FloatArray, return_bool: bool
-) -> tuple[FloatArray, FloatArray]:
-    """(value to report, keep mask as 0/1) for one computed op."""
-    if op in COMPARISON:
-        keep = value.astype(bool)
-        if return_bool:
-            return value, np.ones_like(value)
-        return vec_value, keep.astype(np.float64)
-    return value, np.ones_like(value)
-
-
 def _vector_scalar(op: str, vec: Vector, s: FloatArray, *, swap: bool, return_bool: bool) -> Vector:
+    filtering = op in COMPARISON and not return_bool
+    if vec.stacked or not filtering:  # a block keeps raw sample times only if all have them
+        b = vec.block(s.shape[0])
+        value = _calc(op, s[None, :], b.v) if swap else _calc(op, b.v, s[None, :])
+        value, keep = _result(op, value, b.v, return_bool)
+        kept, unique = (b.labels, True) if filtering else drop_names(b.labels)
+        ok = b.ok & keep.astype(bool)
+        return vector_of_block(Block(kept, value, ok, b.ts if filtering else None), unique=unique)
     out: list[StepSeries] = []
     for el in vec.series:
         value = _calc(op, s, el.v) if swap else _calc(op, el.v, s)
@@ -93,20 +72,6 @@ def _vector_scalar(op: str, vec: Vector, s: FloatArray, *, swap: bool, return_bo
         ts = el.ts if (op in COMPARISON and not return_bool) else None
         out.append(StepSeries(labels, value, el.ok & keep.astype(bool), ts))
     return build_vector(out)
-
-
-def _match_labels(modifier: pp.BinModifier | None) -> tuple[bool, list[str]]:
-    """(on?, labels): `on(l)` matches on l only; otherwise all labels but the listed ones."""
-    if modifier is None or modifier.matching is None:
-        return False, []
-    on = modifier.matching.type == pp.LabelModifierType.Include
-    return on, list(modifier.matching.labels)
-
-
-def _signature(labels: dict[str, str], on: bool, names: list[str]) -> LabelKey:
-    if on:
-        return label_key({k: v for k, v in labels.items() if k in names})
-    return label_key({k: v for k, v in labels.items() if k not in names and k != METRIC_NAME})
 
 
 def _index(vec: Vector, on: bool, names: list[str], side: str) -> dict[LabelKey, list[StepSeries]]:

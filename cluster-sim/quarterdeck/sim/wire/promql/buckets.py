@@ -135,8 +135,11 @@ def _quantiles(
     seen = np.maximum.accumulate(np.where(have, slots, -1), axis=1)
     before = np.concatenate([np.full((n_groups, 1, steps), -1), seen[:, :-1]], axis=1)
 
+    hist = np.arange(n_groups, dtype=np.intp)[:, None]
+    step = np.arange(steps, dtype=np.intp)[None, :]
+
     def at(a: np.ndarray, idx: IntArray) -> np.ndarray:
-        return np.take_along_axis(a, np.maximum(idx, 0)[:, None, :], axis=1)[:, 0, :]
+        return np.asarray(a[hist, np.maximum(idx, 0), step])
 
     b3 = np.broadcast_to(bounds[:, :, None], counts.shape)
     observations = at(fixed, last)

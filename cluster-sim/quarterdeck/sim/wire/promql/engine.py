@@ -138,7 +138,8 @@ class Evaluator:
         if isinstance(node, pp.MatrixSelector):
             return matrix_selector(self.store, node, self.grid)
         if isinstance(node, pp.BinaryExpr):
-            return binary(str(node.op), self.eval(node.lhs), self.eval(node.rhs), node.modifier)
+            lhs, rhs = self.eval(node.lhs), self.eval(node.rhs)
+            return binary(str(node.op), lhs, rhs, node.modifier, self.grid.n)
         if isinstance(node, pp.AggregateExpr):
             op = str(node.op)
             if node.param is not None:

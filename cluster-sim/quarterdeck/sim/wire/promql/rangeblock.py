@@ -53,6 +53,11 @@ class Windows:
         return np.clip(rows, 0, self.block.t.size - 1)
 
     @cached_property
+    def last_present(self) -> IntArray:
+        """[rows, series] the last row at or before each row holding the series' sample (-1)."""
+        return last_present(self.block.ok)
+
+    @cached_property
     def first(self) -> IntArray:
         """[steps, series] row of the first sample in the window (valid where count > 0)."""
         return self._clip(first_present(self.block.ok)[self._clip(self.lo)])
@@ -60,10 +65,18 @@ class Windows:
     @cached_property
     def last(self) -> IntArray:
         """[steps, series] row of the last sample in the window (valid where count > 0)."""
-        return self._clip(last_present(self.block.ok)[self._clip(self.hi - 1)])
+        return self._clip(self.last_present[self._clip(self.hi - 1)])
+
+    @cached_property
+    def _cols(self) -> IntArray:
+        return np.arange(self.block.width, dtype=np.intp)[None, :]
+
+    def pick(self, a: np.ndarray, rows: IntArray) -> np.ndarray:
+        """a[rows[step, k], k]: per step and series, the entry of `a` [rows, series] at a row."""
+        return np.asarray(a[rows, self._cols])
 
     def values(self, rows: IntArray) -> FloatArray:
-        return np.take_along_axis(self.block.v, rows, axis=0)
+        return np.asarray(self.pick(self.block.v, rows), dtype=np.float64)
 
     def times(self, rows: IntArray) -> FloatArray:
         return np.asarray(self.block.t[rows], dtype=np.float64)
@@ -85,9 +98,9 @@ def _reset_correction(w: Windows) -> FloatArray:
     rows = b.t.size
     lost = np.zeros(b.v.shape)
     if rows > 1:
-        prev = last_present(b.ok)[:-1]  # [rows-1, series] last sample before row r (r >= 1)
+        prev = w.last_present[:-1]  # [rows-1, series] last sample before row r (r >= 1)
         has_prev = prev >= 0
-        prev_v = np.take_along_axis(b.v, np.maximum(prev, 0), axis=0)
+        prev_v = w.pick(b.v, np.maximum(prev, 0))
         drops = b.ok[1:] & has_prev & (b.v[1:] < prev_v)
         lost[1:] = np.where(drops, prev_v, 0.0)
     return np.asarray(np.cumsum(lost, axis=0), dtype=np.float64)
@@ -102,7 +115,7 @@ def extrapolated(w: Windows, *, counter: bool, rate: bool) -> tuple[FloatArray, 
     result = last_v - first_v
     if counter:
         corr = _reset_correction(w)
-        result = result + np.take_along_axis(corr, last, 0) - np.take_along_axis(corr, first, 0)
+        result = result + w.pick(corr, last) - w.pick(corr, first)
     ends = w.ends[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
         to_start = first_t - (ends - w.range)
@@ -133,7 +146,7 @@ def instant_rate(w: Windows, *, rate: bool) -> tuple[FloatArray, BoolArray]:
     if w.block.t.size < 2:
         return np.zeros(last.shape), ok & False
     # the sample before the window's last one (inside the window wherever ok)
-    prev = np.maximum(np.take_along_axis(last_present(w.block.ok), np.maximum(last - 1, 0), 0), 0)
+    prev = np.maximum(w.pick(w.last_present, np.maximum(last - 1, 0)), 0)
     lv, pv = w.values(last), w.values(prev)
     if rate:
         diff = np.where(lv < pv, lv, lv - pv)  # a reset: the counter restarted from zero

@@ -111,6 +111,13 @@ class Vector:
     def __init__(self, series: list[StepSeries] | None = None, *, block: Block | None = None):
         self._series = series if series is not None or block is not None else []
         self._block = block
+        self._exact_ts = block is not None
+
+    @property
+    def stacked(self) -> bool:
+        """Whether its block's `ts` are exactly its series' `ts` (a block made from series
+        keeps raw sample times only if every series has them)."""
+        return self._exact_ts
 
     @property
     def series(self) -> list[StepSeries]:
@@ -134,6 +141,7 @@ class Vector:
             ts = None
             if all(s.ts is not None for s in series):
                 ts = np.stack([s.ts for s in series if s.ts is not None])
+            self._exact_ts = ts is not None or all(s.ts is None for s in series)
             self._block = Block(
                 [s.labels for s in series],
                 np.stack([s.v for s in series]),
