@@ -111,6 +111,33 @@ async def _body(request: Request) -> Any:
         raise KubeError(400, f"the request body is not valid JSON: {error}") from None
 
 
+async def _patched(request: Request, current: Obj) -> tuple[Obj, Any]:
+    """What a PATCH asks for: its body applied to `current` the way its Content-Type says (415
+    for a type we do not speak), and the body again when it is a JSON patch — its operations
+    name the fields the client meant to touch, which a merge result cannot tell (else None)."""
+    body = await _body(request)
+    content_type = request.headers.get("content-type", "")
+    json_patch = body if content_type.startswith(JSON_PATCH) else None
+    return apply_patch(content_type, current, body), json_patch
+
+
+async def _replacement(request: Request, kind: str) -> Obj:
+    """What a PUT sends: the whole object, which must be a JSON object (`kind` names it, with
+    its article, in the 400)."""
+    wanted = await _body(request)
+    if not isinstance(wanted, dict):
+        raise KubeError(400, f"{kind} must be a JSON object")
+    return wanted
+
+
+def _named(items: list[Obj], name: str, resource: str, group: str = "") -> Obj:
+    """The object called `name` among `items`, or the 404 Kubernetes answers for it."""
+    for item in items:
+        if item["metadata"]["name"] == name:
+            return item
+    raise not_found(resource, name, group)
+
+
 def _dry_run(request: Request) -> bool:
     return request.query_params.get("dryRun") == "All"
 
@@ -140,17 +167,20 @@ class KubeApi:
     def _list(
         self,
         request: Request,
-        produce: Callable[[], list[Obj]],
+        produce: Callable[[str | None], list[Obj]],
         kind: str,
         api_version: str,
         columns: tuple[tables.Column, ...],
     ) -> Response:
+        """A list (or a watch) of `produce(namespace)`: the objects in the URL's namespace, or in
+        all of them (None) on the cluster-wide path."""
         query = request.query_params
         keep = object_selector(query.get("labelSelector"), query.get("fieldSelector"))
         as_table = tables.wants_table(request.headers.get("accept", ""))
+        namespace = request.path_params.get("namespace")
 
         def chosen() -> list[Obj]:
-            return [item for item in produce() if keep(item)]
+            return [item for item in produce(namespace) if keep(item)]
 
         if query.get("watch") in ("true", "1"):
             try:
@@ -214,13 +244,8 @@ class KubeApi:
     # --- apps/v1 Deployments --------------------------------------------------------------
 
     async def list_deployments(self, request: Request) -> Response:
-        namespace = request.path_params.get("namespace")
         return self._list(
-            request,
-            lambda: self.state.deployments(namespace),
-            "DeploymentList",
-            "apps/v1",
-            tables.DEPLOYMENT,
+            request, self.state.deployments, "DeploymentList", "apps/v1", tables.DEPLOYMENT
         )
 
     async def get_deployment(self, request: Request) -> Response:
@@ -231,18 +256,13 @@ class KubeApi:
     async def patch_deployment(self, request: Request) -> Response:
         p = request.path_params
         current = self.state.deployment(p["namespace"], p["name"])
-        body = await _body(request)
-        content_type = request.headers.get("content-type", "")
-        wanted = apply_patch(content_type, current, body)
-        json_patch = body if content_type.startswith(JSON_PATCH) else None
+        wanted, json_patch = await _patched(request, current)
         return self._write_deployment(request, current, wanted, json_patch)
 
     async def put_deployment(self, request: Request) -> Response:
         p = request.path_params
         current = self.state.deployment(p["namespace"], p["name"])
-        wanted = await _body(request)
-        if not isinstance(wanted, dict):
-            raise KubeError(400, "a Deployment must be a JSON object")
+        wanted = await _replacement(request, "a Deployment")
         name = (wanted.get("metadata") or {}).get("name")
         if name != p["name"]:
             raise KubeError(400, f"the name of the object ({name}) does not match the name on "
@@ -269,17 +289,13 @@ class KubeApi:
     async def patch_scale(self, request: Request) -> Response:
         p = request.path_params
         current = objects.scale(self.state.deployment(p["namespace"], p["name"]))
-        body = await _body(request)
-        wanted = apply_patch(request.headers.get("content-type", ""), current, body)
+        wanted, _ = await _patched(request, current)
         return self._write_scale(request, current, wanted)
 
     async def put_scale(self, request: Request) -> Response:
         p = request.path_params
         current = objects.scale(self.state.deployment(p["namespace"], p["name"]))
-        wanted = await _body(request)
-        if not isinstance(wanted, dict):
-            raise KubeError(400, "a Scale must be a JSON object")
-        return self._write_scale(request, current, wanted)
+        return self._write_scale(request, current, await _replacement(request, "a Scale"))
 
     def _write_scale(self, request: Request, current: Obj, wanted: Obj) -> Response:
         namespace, name = current["metadata"]["namespace"], current["metadata"]["name"]
@@ -295,33 +311,22 @@ class KubeApi:
     # --- apps/v1 ReplicaSets --------------------------------------------------------------
 
     async def list_replica_sets(self, request: Request) -> Response:
-        namespace = request.path_params.get("namespace")
         return self._list(
-            request,
-            lambda: self.state.replica_sets(namespace),
-            "ReplicaSetList",
-            "apps/v1",
-            tables.REPLICASET,
+            request, self.state.replica_sets, "ReplicaSetList", "apps/v1", tables.REPLICASET
         )
 
     async def get_replica_set(self, request: Request) -> Response:
         p = request.path_params
-        for item in self.state.replica_sets(p["namespace"]):
-            if item["metadata"]["name"] == p["name"]:
-                return self._one(request, item, tables.REPLICASET)
-        raise not_found("replicasets", p["name"], "apps")
+        item = _named(self.state.replica_sets(p["namespace"]), p["name"], "replicasets", "apps")
+        return self._one(request, item, tables.REPLICASET)
 
     # --- v1 -------------------------------------------------------------------------------
 
     async def list_pods(self, request: Request) -> Response:
-        namespace = request.path_params.get("namespace")
-        return self._list(request, lambda: self.state.pods(namespace), "PodList", "v1", tables.POD)
+        return self._list(request, self.state.pods, "PodList", "v1", tables.POD)
 
     def _pod(self, namespace: str, name: str) -> Obj:
-        for item in self.state.pods(namespace):
-            if item["metadata"]["name"] == name:
-                return item
-        raise not_found("pods", name)
+        return _named(self.state.pods(namespace), name, "pods")
 
     async def get_pod(self, request: Request) -> Response:
         p = request.path_params
@@ -343,48 +348,35 @@ class KubeApi:
         return JSONResponse(pod)
 
     async def list_events(self, request: Request) -> Response:
-        namespace = request.path_params.get("namespace")
-        return self._list(
-            request, lambda: self.state.events(namespace), "EventList", "v1", tables.EVENT
-        )
+        return self._list(request, self.state.events, "EventList", "v1", tables.EVENT)
 
     async def get_event(self, request: Request) -> Response:
         p = request.path_params
-        for item in self.state.events(p["namespace"]):
-            if item["metadata"]["name"] == p["name"]:
-                return self._one(request, item, tables.EVENT)
-        raise not_found("events", p["name"])
+        item = _named(self.state.events(p["namespace"]), p["name"], "events")
+        return self._one(request, item, tables.EVENT)
 
     async def list_nodes(self, request: Request) -> Response:
-        return self._list(request, self.state.nodes, "NodeList", "v1", tables.NODE)
+        # Cluster-scoped: the path has no namespace to pass on.
+        return self._list(request, lambda _: self.state.nodes(), "NodeList", "v1", tables.NODE)
 
     async def get_node(self, request: Request) -> Response:
-        name = request.path_params["name"]
-        for item in self.state.nodes():
-            if item["metadata"]["name"] == name:
-                return self._one(request, item, tables.NODE)
-        raise not_found("nodes", name)
+        item = _named(self.state.nodes(), request.path_params["name"], "nodes")
+        return self._one(request, item, tables.NODE)
 
     async def list_namespaces(self, request: Request) -> Response:
-        return self._list(request, self.state.namespaces, "NamespaceList", "v1", tables.NAMESPACE)
+        return self._list(
+            request, lambda _: self.state.namespaces(), "NamespaceList", "v1", tables.NAMESPACE
+        )
 
     async def get_namespace(self, request: Request) -> Response:
-        name = request.path_params["name"]
-        for item in self.state.namespaces():
-            if item["metadata"]["name"] == name:
-                return self._one(request, item, tables.NAMESPACE)
-        raise not_found("namespaces", name)
+        item = _named(self.state.namespaces(), request.path_params["name"], "namespaces")
+        return self._one(request, item, tables.NAMESPACE)
 
     # --- gateway.networking.k8s.io/v1 HTTPRoutes ------------------------------------------
 
     async def list_routes(self, request: Request) -> Response:
-        namespace = request.path_params.get("namespace")
         return self._list(
-            request,
-            lambda: self.state.http_routes(namespace),
-            "HTTPRouteList",
-            GATEWAY,
-            tables.HTTPROUTE,
+            request, self.state.http_routes, "HTTPRouteList", GATEWAY, tables.HTTPROUTE
         )
 
     async def get_route(self, request: Request) -> Response:
@@ -396,17 +388,13 @@ class KubeApi:
     async def patch_route(self, request: Request) -> Response:
         p = request.path_params
         current = self.state.http_route(p["namespace"], p["name"])
-        body = await _body(request)
-        wanted = apply_patch(request.headers.get("content-type", ""), current, body)
+        wanted, _ = await _patched(request, current)
         return self._write_route(request, current, wanted)
 
     async def put_route(self, request: Request) -> Response:
         p = request.path_params
         current = self.state.http_route(p["namespace"], p["name"])
-        wanted = await _body(request)
-        if not isinstance(wanted, dict):
-            raise KubeError(400, "an HTTPRoute must be a JSON object")
-        return self._write_route(request, current, wanted)
+        return self._write_route(request, current, await _replacement(request, "an HTTPRoute"))
 
     def _write_route(self, request: Request, current: Obj, wanted: Obj) -> Response:
         namespace, name = current["metadata"]["namespace"], current["metadata"]["name"]
