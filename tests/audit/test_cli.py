@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -165,6 +166,38 @@ def test_list_shows_the_matching_entries(app, filled: AuditLog, db_path: Path) -
     assert result.exit_code == 0, result.output
     assert "2 of 2 matching entries" in result.stdout
     assert _seqs(result.stdout) == ["3", "8"]
+
+
+FILTERS = [
+    pytest.param(["--since", "1790000007"], {"since": 1_790_000_007}, id="since"),
+    pytest.param(["--until", "1790000002"], {"until": 1_790_000_002}, id="until"),
+    pytest.param(["--service", "ml/ranker"], {"service": "ml/ranker"}, id="service"),
+    pytest.param(["--principal", "alice"], {"principal": "alice"}, id="principal"),
+    pytest.param(["--kind", "verdict"], {"kind": "verdict"}, id="kind"),
+    pytest.param(["--trace", "t1"], {"trace_id": "t1"}, id="trace"),
+    pytest.param(["--proposal", "p2"], {"proposal_id": "p2"}, id="proposal"),
+    pytest.param(
+        ["--kind", "verdict", "--principal", "planner"],
+        {"kind": "verdict", "principal": "planner"},
+        id="combined",
+    ),
+]
+
+
+@pytest.mark.parametrize(("options", "query"), FILTERS)
+def test_list_and_export_select_what_the_log_query_selects(
+    app, filled: AuditLog, db_path: Path, options: list[str], query: dict[str, Any]
+) -> None:
+    expected = [e.seq for e in filled.query(**query)]
+    assert expected, "every case should select something"
+    listed = run(app, "list", "--db", db_path, *options)
+    assert listed.exit_code == 0, listed.output
+    title = " ".join(listed.stdout.split())  # a long title may wrap
+    assert f"{len(expected)} of {len(expected)} matching entries" in title
+    assert _seqs(listed.stdout) == [str(seq) for seq in expected]
+    exported = run(app, "export", "--db", db_path, *options)
+    assert exported.exit_code == 0, exported.output
+    assert [json.loads(line)["seq"] for line in exported.stdout.splitlines()] == expected
 
 
 def test_list_limit_shows_the_newest_oldest_first(app, filled: AuditLog, db_path: Path) -> None:

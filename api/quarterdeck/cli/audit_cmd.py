@@ -65,8 +65,7 @@ class _Filters:
         return dict(self.__dict__)
 
 
-def _filters(
-    *,
+def _filters(  # noqa: PLR0917 - mirrors the filter options in order (see docstring)
     since: str | None,
     until: str | None,
     service: str | None,
@@ -75,7 +74,9 @@ def _filters(
     trace: str | None,
     proposal: str | None,
 ) -> _Filters:
-    """The options as query filters; a bad value exits 2 naming its option."""
+    """The filter options of `list` and `export` as query filters; a bad value exits 2 naming
+    its option. Positional, in the order both commands declare the options, so each hands them
+    over in one line."""
     import time
 
     from quarterdeck.audit.kinds import check_kind
@@ -198,15 +199,7 @@ def register(app: typer.Typer) -> None:
         ] = 50,
     ) -> None:
         """Show matching entries as a table, oldest first (the newest --limit of them)."""
-        f = _filters(
-            since=since,
-            until=until,
-            service=service,
-            principal=principal,
-            kind=kind,
-            trace=trace,
-            proposal=proposal,
-        )
+        f = _filters(since, until, service, principal, kind, trace, proposal)
         with _open(db) as log:
             total = log.count(**f.as_kwargs())
             entries = log.query(**f.as_kwargs(), limit=limit, newest_first=True)[::-1]
@@ -298,15 +291,7 @@ def register(app: typer.Typer) -> None:
         """Write matching entries as JSON Lines (one canonical JSON object per entry)."""
         import sys
 
-        f = _filters(
-            since=since,
-            until=until,
-            service=service,
-            principal=principal,
-            kind=kind,
-            trace=trace,
-            proposal=proposal,
-        )
+        f = _filters(since, until, service, principal, kind, trace, proposal)
         with _open(db) as log:
             if out is None:
                 log.export_jsonl(sys.stdout, **f.as_kwargs())
