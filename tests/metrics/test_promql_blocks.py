@@ -37,17 +37,30 @@ def _counters(rng: np.random.Generator, rows: int, width: int) -> tuple[np.ndarr
     return v, ok
 
 
+ENDS = {
+    "range": np.arange(-20.0, 5.0 * 80 + 40.0, 3.5),  # before, across and after the samples
+    "instant": np.array([201.0]),  # one step (sliced windows)
+    "instant-late": np.array([500.0]),  # one step after every sample
+}
+
+
 @pytest.mark.parametrize("name", sorted(BLOCK_FUNCTIONS))
 @pytest.mark.parametrize("window", [12.0, 30.0, 60.0])
-def test_block_range_functions_equal_per_series(name, window):
+@pytest.mark.parametrize("ends", sorted(ENDS))
+@pytest.mark.parametrize("shape", ["gaps", "dense", "dense-no-reset"])
+def test_block_range_functions_equal_per_series(name, window, ends, shape):
     rng = np.random.default_rng(7)
     rows, width = 80, 12
     t = 5.0 * np.arange(rows) + 1.0
     v, ok = _counters(rng, rows, width)
+    if shape != "gaps":  # every series sampled at every row (the simulator's usual case)
+        v = np.cumsum(rng.uniform(0, 10, size=(rows, width)), axis=0)
+        if shape == "dense":
+            v[40:, 3] -= v[39, 3]  # one reset
+        ok = np.ones(v.shape, dtype=bool)
     labels = [{"k": str(k)} for k in range(width)]
     block = RawBlock.of_labels([{"__name__": "x", **lb} for lb in labels], t, v, ok)
-    ends = np.arange(-20.0, t[-1] + 40.0, 3.5)  # before, across and after the samples
-    m = Matrix(block, window, ends)
+    m = Matrix(block, window, ENDS[ends])
     got_v, got_ok = apply_block_function(name, m)
     for k, raw in enumerate(m.series):
         want_v, want_ok = RANGE_FUNCTIONS[name](raw, m)

@@ -157,21 +157,14 @@ def _quantiles(
         count = np.where(prev >= 0, count - below, count)
         rank = np.where(prev >= 0, rank - below, rank)
         inside = start + (end - start) * (rank / count)
-    qq = np.broadcast_to(q[None, :], (n_groups, steps))
-    return np.select(
-        [
-            np.isnan(qq),
-            qq < 0,
-            qq > 1,
-            ~np.isinf(at(b3, last)),
-            n_present < 2,
-            observations == 0,
-            ~found,  # the rank falls in the last bucket: the bound below it
-            (prev < 0) & (end <= 0),  # the lowest bucket, with a bound <= 0
-        ],
-        [np.nan, -math.inf, math.inf, np.nan, np.nan, np.nan, at(b3, prev), end],
-        inside,
-    )
+    qq = q[None, :]
+    # the scalar rule's early returns, first one first: applied last to first here
+    out = np.where((prev < 0) & (end <= 0), end, inside)  # the lowest bucket, bound <= 0
+    out = np.where(found, out, at(b3, prev))  # the rank is in the last bucket: the bound below
+    out = np.where((n_present < 2) | (observations == 0) | ~np.isinf(at(b3, last)), np.nan, out)
+    out = np.where(qq > 1, math.inf, out)
+    out = np.where(qq < 0, -math.inf, out)
+    return np.asarray(np.where(np.isnan(qq), np.nan, out), dtype=np.float64)
 
 
 def _scalar_fallback(out: FloatArray, groups: IntArray, q: FloatArray, b: Buckets) -> None:

@@ -43,14 +43,27 @@ class Windows:
         return np.searchsorted(self.block.t, self.ends, side="right")
 
     @cached_property
+    def dense(self) -> bool:
+        """Whether every series has a sample at every row (the usual case in the simulator)."""
+        return bool(self.block.ok.all())
+
+    @cached_property
+    def single(self) -> bool:
+        """One step (an instant query): its window's rows can simply be sliced."""
+        return self.ends.size == 1
+
+    @cached_property
     def count(self) -> IntArray:
         """[steps, series] samples inside each window."""
+        if self.single:
+            lo, hi = int(self.lo[0]), int(self.hi[0])
+            return np.asarray(self.block.ok[lo:hi].sum(axis=0)[None, :], dtype=np.intp)
         cum = np.zeros((self.block.t.size + 1, self.block.width), dtype=np.intp)
         np.cumsum(self.block.ok, axis=0, out=cum[1:])
         return np.asarray(cum[self.hi] - cum[self.lo], dtype=np.intp)
 
     def _clip(self, rows: IntArray) -> IntArray:
-        return np.clip(rows, 0, self.block.t.size - 1)
+        return np.minimum(np.maximum(rows, 0), self.block.t.size - 1)  # np.clip is slower
 
     @cached_property
     def last_present(self) -> IntArray:
@@ -60,11 +73,22 @@ class Windows:
     @cached_property
     def first(self) -> IntArray:
         """[steps, series] row of the first sample in the window (valid where count > 0)."""
+        if self.dense:
+            return np.broadcast_to(self._clip(self.lo)[:, None], self.count.shape)
+        if self.single and self.hi[0] > self.lo[0]:
+            lo, hi = int(self.lo[0]), int(self.hi[0])
+            return np.asarray(lo + self.block.ok[lo:hi].argmax(axis=0)[None, :], dtype=np.intp)
         return self._clip(first_present(self.block.ok)[self._clip(self.lo)])
 
     @cached_property
     def last(self) -> IntArray:
         """[steps, series] row of the last sample in the window (valid where count > 0)."""
+        if self.dense:
+            return np.broadcast_to(self._clip(self.hi - 1)[:, None], self.count.shape)
+        if self.single and self.hi[0] > self.lo[0]:
+            lo, hi = int(self.lo[0]), int(self.hi[0])
+            back = self.block.ok[lo:hi][::-1].argmax(axis=0)
+            return np.asarray((hi - 1 - back)[None, :], dtype=np.intp)
         return self._clip(self.last_present[self._clip(self.hi - 1)])
 
     @cached_property
@@ -91,18 +115,24 @@ class Windows:
 BlockFn = Callable[[Windows], tuple[FloatArray, BoolArray]]
 
 
-def _reset_correction(w: Windows) -> FloatArray:
+def _reset_correction(w: Windows) -> FloatArray | None:
     """[rows, series] what counter resets up to each row took away: Σ of the previous sample's
-    value over samples lower than their previous sample (as `rangefuncs`, per series)."""
+    value over samples lower than their previous sample (as `rangefuncs`, per series); None if
+    no counter was reset."""
     b = w.block
-    rows = b.t.size
-    lost = np.zeros(b.v.shape)
-    if rows > 1:
+    if b.t.size < 2:
+        return None
+    if w.dense:
+        prev_v = b.v[:-1]
+        drops = b.v[1:] < prev_v
+    else:
         prev = w.last_present[:-1]  # [rows-1, series] last sample before row r (r >= 1)
-        has_prev = prev >= 0
         prev_v = w.pick(b.v, np.maximum(prev, 0))
-        drops = b.ok[1:] & has_prev & (b.v[1:] < prev_v)
-        lost[1:] = np.where(drops, prev_v, 0.0)
+        drops = b.ok[1:] & (prev >= 0) & (b.v[1:] < prev_v)
+    if not drops.any():
+        return None
+    lost = np.zeros(b.v.shape)
+    lost[1:] = np.where(drops, prev_v, 0.0)
     return np.asarray(np.cumsum(lost, axis=0), dtype=np.float64)
 
 
@@ -115,7 +145,10 @@ def extrapolated(w: Windows, *, counter: bool, rate: bool) -> tuple[FloatArray, 
     result = last_v - first_v
     if counter:
         corr = _reset_correction(w)
-        result = result + w.pick(corr, last) - w.pick(corr, first)
+        if corr is None:
+            result = result + 0.0 - 0.0  # what adding no correction does, to the bit
+        else:
+            result = result + w.pick(corr, last) - w.pick(corr, first)
     ends = w.ends[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
         to_start = first_t - (ends - w.range)

@@ -239,7 +239,7 @@ def instant_selector(store: SeriesSource, vs: pp.VectorSelector, grid: Grid) -> 
     rows = b.t.size
     at = np.searchsorted(b.t, ref, side="right") - 1  # [steps] newest row at or before ref
     newest = last_present(b.ok)  # [rows, series]
-    idx = newest[np.clip(at, 0, rows - 1)]  # [steps, series]
+    idx = newest[np.minimum(np.maximum(at, 0), rows - 1)]  # [steps, series]
     idx = np.where((at >= 0)[:, None], idx, -1)
     safe = np.maximum(idx, 0)
     ts = b.t[safe]
