@@ -79,7 +79,7 @@ def parse(query: str) -> pp.Expr:
     return _parse(query)
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=16384)
 def _parse(query: str) -> pp.Expr:
     """Parsed once per distinct query (the loop asks the same ones every step); the evaluator
     never changes a syntax tree."""

@@ -11,21 +11,24 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sized
 from typing import Generic, TypeVar
 
 R = TypeVar("R")
 
 
 class IdentityMemo(Generic[R]):
-    """`compute(labels)` remembered per (labels object, key), for the newest `size` of them."""
+    """`compute(labels)` remembered per (labels object, key), least recently used dropped first
+    once they hold more than `budget` label sets in all (a stale list of thousands of series
+    should not outlive many small ones)."""
 
-    def __init__(self, size: int = 256) -> None:
-        self.size = size
-        self._entries: OrderedDict[tuple[int, Hashable], tuple[object, R]] = OrderedDict()
+    def __init__(self, budget: int = 200_000) -> None:
+        self.budget = budget
+        self._entries: OrderedDict[tuple[int, Hashable], tuple[Sized, R]] = OrderedDict()
+        self._held = 0
         self._lock = threading.Lock()
 
-    def get(self, labels: object, key: Hashable, compute: Callable[[], R]) -> R:
+    def get(self, labels: Sized, key: Hashable, compute: Callable[[], R]) -> R:
         ident = (id(labels), key)
         with self._lock:
             entry = self._entries.get(ident)
@@ -34,7 +37,12 @@ class IdentityMemo(Generic[R]):
                 return entry[1]
         result = compute()
         with self._lock:
+            old = self._entries.pop(ident, None)
+            if old is not None:
+                self._held -= len(old[0]) + 1
             self._entries[ident] = (labels, result)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+            self._held += len(labels) + 1
+            while self._held > self.budget:
+                _, (dropped, _) = self._entries.popitem(last=False)
+                self._held -= len(dropped) + 1
         return result
