@@ -44,6 +44,31 @@ def gp(spec: str) -> str:
             "m",
             "messageExpression",
         ),
+        pytest.param(
+            gp(
+                "match: {kinds: [route]}\n"
+                "  validations: [{id: weights-msg, expression: 'false',\n"
+                "    messageExpression: \"'weights: ' + string(proposal.params.weights)\"}]"
+            ),
+            "weights-msg",
+            "validations[0].messageExpression: string() has no overload",
+            id="message-string-of-a-map",
+        ),
+        pytest.param(
+            gp(
+                "validations: [{id: labels, expression: 'false',\n"
+                "    messageExpression: \"'labels: ' + string(service.labels)\"}]"
+            ),
+            "labels",
+            "not for maps, lists, bools or null",
+            id="message-string-of-a-map-says-what-string-takes",
+        ),
+        pytest.param(
+            gp("validations: [{id: known, expression: \"string(service.known) == 'true'\"}]"),
+            "known",
+            "validations[0].expression: string() has no overload",
+            id="expression-string-of-a-bool",
+        ),
         (
             gp(
                 'matchConditions: [{name: c, expression: "now.hour >"}]\n'
@@ -75,6 +100,19 @@ def test_problem_names_file_rule_and_reason(write_policies, text, rule, reason):
     assert problem.file.endswith("bad.yaml")
     assert problem.rule == rule
     assert f"bad.yaml: rule {rule}: " in str(err)
+
+
+def test_message_expressions_that_fail_only_on_some_data_still_load(write_policies):
+    # A key only some kinds have, a null: the data decides, so evaluation fails closed as before.
+    ps = load_policies(
+        write_policies(
+            ok=gp(
+                "validations: [{id: per-kind, expression: 'true',\n"
+                "    messageExpression: \"'to ' + string(proposal.params.replicas)\"}]"
+            )
+        )
+    )
+    assert ps.rule_ids == ("per-kind",)
 
 
 def test_bad_yaml_names_the_file(write_policies):

@@ -1,9 +1,11 @@
 """Loading policy files into a `PolicySet`, all or nothing.
 
-A file that is not YAML, a document that does not fit the schema, a CEL expression that does not
-compile or names something the guard does not provide, a duplicate rule id: each is a
-`LoadProblem` naming the file, the rule and the reason. Every problem found is reported together
-in one `PolicyLoadError`; nothing is half-loaded.
+A file that is not YAML, a document that does not fit the schema, a CEL expression (any of them:
+match condition, validation, messageExpression, clamp bound) that does not compile, names
+something the guard does not provide or calls a function with no overload for what it passes
+(see `probe`), a duplicate rule id: each is a `LoadProblem` naming the file, the rule and the
+reason. Every problem found is reported together in one `PolicyLoadError`; nothing is
+half-loaded.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from quarterdeck.core.models import ACTION_KINDS
 from .cel_rules import CelClamp, CelPolicy, CelValidation
 from .expressions import Expression, ExpressionError, Fields, compile_expression, merge_fields
 from .guards import build_rules, history_retention
+from .probe import missing_overload
 from .rules import Rule, RuleInfo
 from .schema import API_VERSION, POLICY_KINDS, TEST_KIND, GuardPolicyDoc, GuardSettingsDoc
 
@@ -250,13 +253,20 @@ def _build(doc: dict[str, Any], file: str) -> tuple[list[Rule], list[LoadProblem
 def _build_cel(doc: GuardPolicyDoc, file: str) -> tuple[list[Rule], list[LoadProblem]]:
     spec, name = doc.spec, doc.metadata.name
     problems: list[LoadProblem] = []
+    kinds = [k for k in ACTION_KINDS if spec.match.kinds is None or k in spec.match.kinds]
 
     def compiled(source: str, rule: str, field: str) -> Expression | None:
+        """Every expression of the policy gets the same checks, whatever field it is in."""
         try:
-            return compile_expression(source)
+            expr = compile_expression(source)
         except ExpressionError as e:
             problems.append(LoadProblem(file, rule, f"{field}: {e}"))
             return None
+        why = missing_overload(expr, kinds)
+        if why is not None:
+            problems.append(LoadProblem(file, rule, f"{field}: {why}"))
+            return None
+        return expr
 
     conditions: list[tuple[str, Expression]] = []
     for i, cond in enumerate(spec.match_conditions):
