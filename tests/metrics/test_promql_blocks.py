@@ -10,11 +10,12 @@ no +Inf bucket, q outside [0, 1]).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
 
-from quarterdeck.sim.wire.promql.buckets import Buckets, bucket_quantile, group_quantiles
+from quarterdeck.sim.wire.promql.buckets import Layout, bucket_quantile, group_quantiles
 from quarterdeck.sim.wire.promql.rangeblock import BLOCK_FUNCTIONS, apply_block_function
 from quarterdeck.sim.wire.promql.rangefuncs import RANGE_FUNCTIONS
 from quarterdeck.sim.wire.promql.values import Matrix, RawBlock
@@ -90,7 +91,21 @@ def test_rate_with_reset_and_gap_over_many_series_equals_each_alone():
         np.testing.assert_array_equal(got_v[k], want)
 
 
-def _reference(q: np.ndarray, b: Buckets) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class Hist:
+    """Bucket series of many histograms: per member its histogram, bound, values, presence."""
+
+    group: np.ndarray
+    bound: np.ndarray
+    v: np.ndarray
+    ok: np.ndarray
+    n_groups: int
+
+    def quantiles(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return group_quantiles(q, Layout.of(self.group, self.bound, self.n_groups), self.v, self.ok)
+
+
+def _reference(q: np.ndarray, b: Hist) -> tuple[np.ndarray, np.ndarray]:
     out = np.zeros((b.n_groups, q.size))
     present = np.zeros(out.shape, dtype=bool)
     for g in range(b.n_groups):
@@ -103,12 +118,12 @@ def _reference(q: np.ndarray, b: Buckets) -> tuple[np.ndarray, np.ndarray]:
     return out, present
 
 
-def _histograms(rng: np.random.Generator, steps: int) -> Buckets:
+def _histograms(rng: np.random.Generator, steps: int, *, duplicates: bool) -> Hist:
     bounds = [-1.0, 0.0, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, math.inf]
     group, bound, rows = [], [], []
     for g in range(40):
         mine = list(bounds) if g % 5 else bounds[:-1]  # every 5th has no +Inf bucket
-        if g % 4 == 1:
+        if duplicates and g % 4 == 1:
             mine.append(0.5)  # a duplicate bound (le="0.5" and le="0.50")
         if g % 7 == 3:
             mine = [0.0, math.inf]  # lowest bucket at 0
@@ -123,16 +138,17 @@ def _histograms(rng: np.random.Generator, steps: int) -> Buckets:
     v[np.array(group) == 7] = 0.0  # no observations at all
     ok = rng.random(v.shape) > 0.15  # buckets missing at some steps
     ok[np.array(group) == 9] = False  # a histogram absent throughout
-    return Buckets(np.array(group), np.array(bound), v, ok, 40)
+    return Hist(np.array(group), np.array(bound), v, ok, 40)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_group_quantiles_equal_bucket_quantile(seed):
+@pytest.mark.parametrize("duplicates", [True, False], ids=["equal-bounds", "distinct-bounds"])
+def test_group_quantiles_equal_bucket_quantile(seed, duplicates):
     rng = np.random.default_rng(seed)
     steps = 30
-    b = _histograms(rng, steps)
+    b = _histograms(rng, steps, duplicates=duplicates)
     q = rng.choice([0.0, 0.01, 0.5, 0.9, 0.95, 0.99, 1.0, -0.5, 1.5, math.nan], size=steps)
-    got, got_ok = group_quantiles(q, b)
+    got, got_ok = b.quantiles(q)
     want, want_ok = _reference(q, b)
     np.testing.assert_array_equal(got_ok, want_ok)
     np.testing.assert_allclose(got[want_ok], want[want_ok], rtol=1e-12, atol=0, equal_nan=True)
@@ -141,14 +157,14 @@ def test_group_quantiles_equal_bucket_quantile(seed):
 def test_group_quantiles_with_nan_bound_fall_back_to_the_scalar_rule():
     q = np.array([0.5, 0.9])
     v = np.array([[1.0, 1.0], [4.0, 8.0], [10.0, 10.0], [10.0, 10.0]])
-    b = Buckets(
+    b = Hist(
         np.array([0, 0, 0, 1]),
         np.array([0.1, math.nan, math.inf, math.inf]),
         v,
         np.ones(v.shape, dtype=bool),
         2,
     )
-    got, ok = group_quantiles(q, b)
+    got, ok = b.quantiles(q)
     want, want_ok = _reference(q, b)
     np.testing.assert_array_equal(ok, want_ok)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))

@@ -67,55 +67,67 @@ CELLS_PER_SLICE = 2_000_000  # bounds the [histograms, slots, steps] arrays of o
 
 
 @dataclass(frozen=True)
-class Buckets:
-    """Bucket series of many histograms: per member its histogram and upper bound, and its
-    values and presence [member, step]."""
+class Layout:
+    """Where each bucket series goes: its histogram and slot. Members sorted by (histogram,
+    bound) as `order`; `g`/`pos` are the sorted members' histogram and slot; `bounds` [histogram,
+    slot] the slots' upper bounds. Depends only on the label sets, so it is worked out once."""
 
-    group: IntArray
-    bound: FloatArray
-    v: FloatArray
-    ok: BoolArray
+    group: IntArray  # per member (unsorted)
     n_groups: int
+    order: IntArray
+    g: IntArray
+    pos: IntArray
+    width: int
+    bounds: FloatArray
+    shared: bool  # some slot holds several members (equal bounds): they are summed
+    weird: IntArray  # histograms with a NaN bound: they don't sort, the scalar rule does them
+    bound: FloatArray  # per member (unsorted), for the scalar rule
+
+    @classmethod
+    def of(cls, group: IntArray, bound: FloatArray, n_groups: int) -> Layout:
+        order = np.lexsort((bound, group))
+        g, bd = group[order], bound[order]
+        new_slot = np.ones(order.size, dtype=bool)
+        new_slot[1:] = (g[1:] != g[:-1]) | (bd[1:] != bd[:-1])
+        slot_id = np.cumsum(new_slot) - 1
+        first_slot = np.zeros(n_groups, dtype=np.intp)
+        starts = np.flatnonzero(np.concatenate([[True], g[1:] != g[:-1]])[: g.size])
+        first_slot[g[starts]] = slot_id[starts]  # the lowest slot of each histogram
+        pos = slot_id - first_slot[g]
+        width = int(pos.max()) + 1 if pos.size else 1
+        bounds = np.full((n_groups, width), math.inf)
+        bounds[g, pos] = bd
+        weird = np.unique(group[np.isnan(bound)])
+        shared = not bool(new_slot.all())
+        return cls(group, n_groups, order, g, pos, width, bounds, shared, weird, bound)
 
 
-def group_quantiles(q: FloatArray, buckets: Buckets) -> tuple[FloatArray, BoolArray]:
-    """Per histogram and step, the φ-quantile (`q` per step) and whether it has any bucket."""
-    group, bound, v, ok, n_groups = (
-        buckets.group,
-        buckets.bound,
-        buckets.v,
-        buckets.ok,
-        buckets.n_groups,
-    )
+def group_quantiles(
+    q: FloatArray, layout: Layout, v: FloatArray, ok: BoolArray
+) -> tuple[FloatArray, BoolArray]:
+    """Per histogram and step, the φ-quantile (`q` per step) of the bucket series `v`/`ok`
+    [member, step] laid out by `layout`, and whether the histogram has any bucket then."""
     steps = q.shape[0]
-    out = np.zeros((n_groups, steps))
-    present = np.zeros((n_groups, steps), dtype=bool)
-    np.logical_or.at(present, group, ok)
-    weird = np.zeros(n_groups, dtype=bool)
-    weird[group[np.isnan(bound)]] = True  # NaN bounds don't sort: the scalar rule handles them
-    # members sorted by (histogram, bound); a new slot wherever either changes
-    order = np.lexsort((bound, group))
-    g, bd = group[order], bound[order]
-    new_slot = np.ones(order.size, dtype=bool)
-    new_slot[1:] = (g[1:] != g[:-1]) | (bd[1:] != bd[:-1])
-    slot_id = np.cumsum(new_slot) - 1
-    first_slot = np.zeros(n_groups, dtype=np.intp)
-    starts = np.flatnonzero(np.concatenate([[True], g[1:] != g[:-1]]))
-    first_slot[g[starts]] = slot_id[starts]  # the lowest slot of each histogram
-    pos = slot_id - first_slot[g]
-    width = int(pos.max()) + 1
-    counts = np.zeros((n_groups, width, steps))
-    have = np.zeros((n_groups, width, steps), dtype=bool)
-    np.add.at(counts, (g, pos), np.where(ok[order], v[order], 0.0))
-    np.logical_or.at(have, (g, pos), ok[order])
-    bounds = np.full((n_groups, width), math.inf)
-    bounds[g, pos] = bd
-    per = max(1, CELLS_PER_SLICE // (width * steps))
-    for lo in range(0, n_groups, per):
+    lay = layout
+    out = np.zeros((lay.n_groups, steps))
+    present = np.zeros((lay.n_groups, steps), dtype=bool)
+    np.logical_or.at(present, lay.group, ok)
+    counts = np.zeros((lay.n_groups, lay.width, steps))
+    have = np.zeros((lay.n_groups, lay.width, steps), dtype=bool)
+    sorted_ok = ok[lay.order]
+    values = np.where(sorted_ok, v[lay.order], 0.0)
+    if lay.shared:
+        np.add.at(counts, (lay.g, lay.pos), values)
+        np.logical_or.at(have, (lay.g, lay.pos), sorted_ok)
+    else:  # one member per slot: place them (+ 0.0 as adding to zeros does to a -0.0)
+        counts[lay.g, lay.pos] = values + 0.0
+        have[lay.g, lay.pos] = sorted_ok
+    per = max(1, CELLS_PER_SLICE // (lay.width * steps))
+    for lo in range(0, lay.n_groups, per):
         part = slice(lo, lo + per)
-        out[part] = _quantiles(q, bounds[part], counts[part], have[part])
-    if weird.any():
-        _scalar_fallback(out, np.flatnonzero(weird), q, buckets)
+        out[part] = _quantiles(q, lay.bounds[part], counts[part], have[part])
+    if lay.weird.size:
+        _scalar_fallback(out, q, lay, v, ok)
     return out, present
 
 
@@ -167,9 +179,11 @@ def _quantiles(
     return np.asarray(np.where(np.isnan(qq), np.nan, out), dtype=np.float64)
 
 
-def _scalar_fallback(out: FloatArray, groups: IntArray, q: FloatArray, b: Buckets) -> None:
-    for g in groups.tolist():
-        members = np.flatnonzero(b.group == g)
+def _scalar_fallback(
+    out: FloatArray, q: FloatArray, lay: Layout, v: FloatArray, ok: BoolArray
+) -> None:
+    for g in lay.weird.tolist():
+        members = np.flatnonzero(lay.group == g)
         for i in range(q.shape[0]):
-            present = [(float(b.bound[m]), float(b.v[m, i])) for m in members if b.ok[m, i]]
+            present = [(float(lay.bound[m]), float(v[m, i])) for m in members if ok[m, i]]
             out[g, i] = bucket_quantile(float(q[i]), present) if present else 0.0

@@ -59,7 +59,8 @@ MAX_SUBQUERY_POINTS = 1_000_000
 
 @dataclass(frozen=True)
 class ResultSeries:
-    """One series of a result; `t` in sim seconds. Instant vectors hold one point each."""
+    """One series of a result; `t` in sim seconds. Instant vectors hold one point each.
+    `labels` is the caller's own copy (the evaluator shares label sets internally)."""
 
     labels: dict[str, str]
     t: FloatArray
@@ -315,11 +316,13 @@ def instant_query(
         for raw in value.series:
             lo, hi = window_bounds(raw, value)
             if hi[0] > lo[0]:
-                out.append(ResultSeries(raw.labels, raw.t[lo[0] : hi[0]], raw.v[lo[0] : hi[0]]))
+                out.append(
+                    ResultSeries(dict(raw.labels), raw.t[lo[0] : hi[0]], raw.v[lo[0] : hi[0]])
+                )
         return QueryResult("matrix", _sorted(out))
     b = value.block(1)
     series = [
-        ResultSeries(labels, t, b.v[k, :1]) for k, labels in enumerate(b.labels) if b.ok[k, 0]
+        ResultSeries(dict(labels), t, b.v[k, :1]) for k, labels in enumerate(b.labels) if b.ok[k, 0]
     ]
     return QueryResult("vector", _sorted(series))
 
@@ -358,7 +361,9 @@ def range_query(
         raise PromQLError(
             f'invalid expression type "{kind}" for range query, must be Scalar or instant Vector'
         )
-    series = [ResultSeries(s.labels, times[s.ok], s.v[s.ok]) for s in value.series if s.ok.any()]
+    series = [
+        ResultSeries(dict(s.labels), times[s.ok], s.v[s.ok]) for s in value.series if s.ok.any()
+    ]
     return QueryResult("matrix", _sorted(series))
 
 
@@ -381,7 +386,7 @@ def series_matching(
     out: list[dict[str, str]] = []
     for raw in select_raw(store, expr):
         if raw.t.size and ((raw.t >= lo) & (raw.t <= hi)).any():
-            out.append(raw.labels)
+            out.append(dict(raw.labels))
     return out
 
 

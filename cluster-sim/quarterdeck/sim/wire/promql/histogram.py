@@ -6,7 +6,8 @@ holding rank = φ × total, and interpolate linearly inside it (the lowest bucke
 a rank in the +Inf bucket answers the highest finite bound).
 
 `buckets.bucket_quantile` is that rule for one histogram at one step; `buckets.group_quantiles`
-applies it to every histogram at every step at once.
+applies it to every histogram at every step at once, along a `buckets.Layout` (which bucket
+series goes where) worked out once per set of label sets.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from quarterdeck.sim.wire.promql.buckets import Buckets, group_quantiles
+from quarterdeck.sim.wire.promql.buckets import Layout, group_quantiles
 from quarterdeck.sim.wire.promql.memo import IdentityMemo
 from quarterdeck.sim.wire.promql.values import (
     METRIC_NAME,
@@ -35,15 +36,14 @@ def _upper_bound(text: str) -> float | None:
 
 def histogram_quantile(q: FloatArray, vec: Vector) -> Vector:
     b = vec.block(q.shape[0])
-    rows, group, bounds, labels = _HISTOGRAMS.get(b.labels, None, lambda: _histograms(b.labels))
+    rows, layout, labels = _HISTOGRAMS.get(b.labels, None, lambda: _histograms(b.labels))
     if not labels:
         return Vector()
-    buckets = Buckets(group, bounds, b.v[rows], b.ok[rows], len(labels))
-    value, present = group_quantiles(q, buckets)
+    value, present = group_quantiles(q, layout, b.v[rows], b.ok[rows])
     return vector_of_block(Block(labels, value, present), unique=True)
 
 
-Histograms = tuple[NDArray[np.intp], NDArray[np.intp], FloatArray, list[dict[str, str]]]
+Histograms = tuple[NDArray[np.intp], Layout, list[dict[str, str]]]
 _HISTOGRAMS: IdentityMemo[Histograms] = IdentityMemo()
 
 
@@ -66,9 +66,6 @@ def _histograms(series: list[dict[str, str]]) -> Histograms:
         rows.append(k)
         member_group.append(g)
         bounds.append(bound)
-    return (
-        np.array(rows, dtype=np.intp),
-        np.array(member_group, dtype=np.intp),
-        np.array(bounds, dtype=np.float64),
-        labels,
-    )
+    group = np.array(member_group, dtype=np.intp)
+    layout = Layout.of(group, np.array(bounds, dtype=np.float64), len(labels))
+    return np.array(rows, dtype=np.intp), layout, labels
