@@ -73,13 +73,15 @@ REDUCERS: dict[str, Reducer] = {
 }
 
 
-def _group_labels(labels: dict[str, str], modifier: pp.AggModifier | None) -> dict[str, str]:
+def _grouper(modifier: pp.AggModifier | None) -> Callable[[dict[str, str]], dict[str, str]]:
+    """A row's labels -> its group's labels (`by`: the listed non-empty ones; `without`: all
+    but the listed ones and the name)."""
     if modifier is None:
-        return {}
-    names = set(modifier.labels)
+        return lambda labels: {}
+    names = set(modifier.labels)  # read once: the parser builds the list on every access
     if modifier.type == pp.AggModifierType.By:
-        return {k: v for k, v in labels.items() if k in names and v != ""}
-    return {k: v for k, v in labels.items() if k not in names and k != METRIC_NAME}
+        return lambda labels: {k: v for k, v in labels.items() if k in names and v != ""}
+    return lambda labels: {k: v for k, v in labels.items() if k not in names and k != METRIC_NAME}
 
 
 Groups = tuple[IntArray, list[dict[str, str]]]
@@ -94,6 +96,7 @@ def group_rows(rows: list[dict[str, str]], modifier: pp.AggModifier | None) -> G
 
 
 def _group_rows(rows: list[dict[str, str]], modifier: pp.AggModifier | None) -> Groups:
+    group_labels = _grouper(modifier)
     keys: list[Hashable]
     if modifier is None:
         keys = [()] * len(rows)
@@ -101,7 +104,7 @@ def _group_rows(rows: list[dict[str, str]], modifier: pp.AggModifier | None) -> 
         names = list(dict.fromkeys(modifier.labels))  # a missing label is the same as ""
         keys = [tuple([lb.get(k, "") for k in names]) for lb in rows]
     else:
-        keys = [label_key(_group_labels(lb, modifier)) for lb in rows]
+        keys = [label_key(group_labels(lb)) for lb in rows]
     index: dict[Hashable, int] = {}
     labels: list[dict[str, str]] = []
     g = np.empty(len(rows), dtype=np.intp)
@@ -109,7 +112,7 @@ def _group_rows(rows: list[dict[str, str]], modifier: pp.AggModifier | None) -> 
         i = index.get(key)
         if i is None:
             i = index[key] = len(labels)
-            labels.append(_group_labels(rows[k], modifier))
+            labels.append(group_labels(rows[k]))
         g[k] = i
     g.setflags(write=False)
     return g, labels
@@ -153,9 +156,10 @@ def aggregate_with_param(
     """`topk`, `bottomk` (members keep their own labels) and `quantile` (one per group)."""
     if op not in ("topk", "bottomk", "quantile"):
         raise unsupported(f"aggregation {op!r}")
+    group_labels = _grouper(modifier)
     groups: dict[LabelKey, tuple[dict[str, str], list[StepSeries]]] = {}
     for s in sorted(vec.series, key=lambda s: label_key(s.labels)):
-        labels = _group_labels(s.labels, modifier)
+        labels = group_labels(s.labels)
         groups.setdefault(label_key(labels), (labels, []))[1].append(s)
     out: list[StepSeries] = []
     for labels, members in groups.values():

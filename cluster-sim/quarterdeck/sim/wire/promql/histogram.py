@@ -22,7 +22,6 @@ from quarterdeck.sim.wire.promql.values import (
     Block,
     FloatArray,
     Vector,
-    drop_name,
     vector_of_block,
 )
 
@@ -58,11 +57,14 @@ def _histograms(series: list[dict[str, str]]) -> Histograms:
         bound = _upper_bound(lb.get("le", ""))
         if bound is None:
             continue  # Prometheus ignores series without a parseable `le`
-        key = frozenset((n, v) for n, v in lb.items() if n not in ("le", METRIC_NAME))
+        rest = dict(lb)
+        del rest["le"]
+        rest.pop(METRIC_NAME, None)
+        key = frozenset(rest.items())
         g = groups.get(key)
         if g is None:
             g = groups[key] = len(labels)
-            labels.append({n: v for n, v in drop_name(lb).items() if n != "le"})
+            labels.append(rest)  # the histogram's labels: all but `le` and the name
         rows.append(k)
         member_group.append(g)
         bounds.append(bound)
