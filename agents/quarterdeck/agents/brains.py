@@ -4,7 +4,8 @@
   what-if (`quarterdeck.sim.whatif.predict`, a dry run on forks), and the candidates are ranked by
   it: fewer SLO-violation minutes first, then fewer failed requests, then fewer replica-hours.
   The executor later verifies the signals against that prediction;
-- `AuditedReasoner`: every reasoner step lands in the audit log as a `reasoner_call`.
+- `AuditedReasoner`: every reasoner step lands in the audit log as a `reasoner_call`, under the
+  trace id of the incident or request it served (`ReasonerRequest.trace_id`).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def with_whatif(plan: Planner, sim: Simulator, *, horizon_s: float = WHATIF_HORI
 class AuditedReasoner:
     """A `Reasoner` that writes every step it takes to the audit log (`reasoner_call`): which
     backend, for which role, how many tokens (null when the backend does not say), and how the
-    step ended. The reasoning is untouched."""
+    step ended — filed under the request's trace id. The reasoning is untouched."""
 
     def __init__(self, reasoner: Reasoner, audit: AuditSink, *, principal: str = "") -> None:
         self._inner = reasoner
@@ -75,5 +76,6 @@ class AuditedReasoner:
                 "latency_s": round(latency_s, 6),
             },
             principal=self._principal or f"agent:{request.role}",
+            trace_id=request.trace_id,
         )
         return reply

@@ -44,6 +44,7 @@ from quarterdeck.agents.reasoning.protocol import (
     ToolCall,
     ToolSpec,
     Usage,
+    current_trace_id,
 )
 from quarterdeck.core.clock import Clock
 from quarterdeck.core.models import ActionProposal, ToolResult, ToolStatus
@@ -151,6 +152,7 @@ class _Run:
     max_steps: int
     max_tokens: int | None
     max_tool_errors: int
+    trace_id: str | None = None
 
 
 def _run_of(config: RunnableConfig) -> _Run:
@@ -190,6 +192,7 @@ def _reason(state: _State, config: RunnableConfig) -> dict[str, Any]:
         tools=run.tools,
         task=run.task.data,
         max_tokens=budget,
+        trace_id=run.trace_id,
     )
     try:
         reply = run.reasoner.step(request)
@@ -298,9 +301,11 @@ def run_agent(
     max_tokens: int | None = None,
     max_tool_errors: int = 3,
     clock: Clock | None = None,
+    trace_id: str | None = None,
 ) -> AgentOutcome:
     """Run one agent turn to a final answer or a bound. Never raises for what the reasoner or
-    the tools do: the outcome's `stopped` and `error` say what happened."""
+    the tools do: the outcome's `stopped` and `error` say what happened. Every reasoner request
+    carries `trace_id` (default: the one set by `protocol.traced` around the call)."""
     if max_steps < 1:
         raise ValueError("max_steps must be at least 1")
     specs = task_tools(tools, task)
@@ -314,6 +319,7 @@ def run_agent(
         max_steps=max_steps,
         max_tokens=max_tokens,
         max_tool_errors=max_tool_errors,
+        trace_id=trace_id if trace_id is not None else current_trace_id(),
     )
     started = clock.now() if clock else None
     initial: _State = {

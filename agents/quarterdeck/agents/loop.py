@@ -138,17 +138,23 @@ class AutonomousLoop:
         self.mode = mode
         self.incidents: dict[Target, Incident] = {}
         self._said: dict[str, tuple[str, str]] = {}  # service → its last event (kind, message)
+        self._pass_trace = "trace-loop-0"  # the trace of the current pass's observer turn
 
     async def step(self) -> LoopStep:
         """One pass: verify what settled, observe every service, act on breaches per the mode."""
         now = self.clock.now()
         out = LoopStep(at=now, mode=self.mode)
         await self._verify(out)
-        observed = await self._ask(OBSERVER, {"skill": "diagnose", "services": None})
+        # One observer turn covers every service, before any incident is known: it is filed
+        # under this pass's trace, which each incident it opens records as `diagnosed_in`.
+        self._pass_trace = f"trace-loop-{now:.0f}"
+        observed = await self._ask(
+            OBSERVER, {"skill": "diagnose", "services": None, "trace_id": self._pass_trace}
+        )
         raw = observed.first("services")
         if raw is None:
             out.events.append(LoopEvent(kind="error", service="*", message=observed.text))
-            self._audit_event(out.events[-1], trace=f"trace-loop-{now:.0f}")
+            self._audit_event(out.events[-1], trace=self._pass_trace)
             return out
         out.health = DiagnoseResult.model_validate({"services": raw}).services
         waiting = await self._executor_waiting()
@@ -207,7 +213,7 @@ class AutonomousLoop:
             self.incidents[target] = incident
             self.audit.append(
                 "observation",
-                health.model_dump(mode="json"),
+                {**health.model_dump(mode="json"), "diagnosed_in": self._pass_trace},
                 principal=LOOP_PRINCIPAL,
                 trace_id=incident.trace_id,
                 service=str(target),
@@ -236,7 +242,9 @@ class AutonomousLoop:
         await self._propose(health, incident, out)
 
     async def _propose(self, health: ServiceHealth, incident: Incident, out: LoopStep) -> None:
-        planned = await self._ask(PLANNER, {"skill": "plan", "health": health})
+        planned = await self._ask(
+            PLANNER, {"skill": "plan", "health": health, "trace_id": incident.trace_id}
+        )
         raw = planned.first("proposals")
         if raw is None:
             self._emit(out, self._event("error", incident, planned.text), incident)

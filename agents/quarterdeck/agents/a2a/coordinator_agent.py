@@ -35,6 +35,7 @@ from quarterdeck.agents.a2a.wire import (
     ServiceHealth,
 )
 from quarterdeck.agents.executor import AuditSink
+from quarterdeck.agents.reasoning.protocol import traced
 from quarterdeck.core.models import ActionProposal
 
 IntentParser = Callable[[str], Intent]
@@ -118,7 +119,8 @@ class CoordinatorAgent(AgentExecutor):
         self._audit.append(
             "request", {"channel": "chat", "text": text}, principal=principal, trace_id=trace
         )
-        intent = self._understand(text)
+        with traced(trace):
+            intent = self._understand(text)
         await self._say(up, f"understood: {intent.explanation or intent.kind}", {"intent": intent})
         if intent.kind == "unknown":
             text = intent.explanation or (
@@ -131,7 +133,9 @@ class CoordinatorAgent(AgentExecutor):
         services = [intent.target] if intent.target else None
         where = str(intent.target) if intent.target else "every service"
         await self._say(up, f"asking the observer about {where}")
-        observed = await self._ask(OBSERVER, {"skill": "diagnose", "services": services})
+        observed = await self._ask(
+            OBSERVER, {"skill": "diagnose", "services": services, "trace_id": trace}
+        )
         raw = observed.first("services")
         if raw is None:
             await up.failed(up.new_agent_message([Part(text=f"observer: {observed.text}")]))
@@ -153,7 +157,7 @@ class CoordinatorAgent(AgentExecutor):
                 requested_by=principal,
             )
         else:
-            found = await self._plan(up, health)
+            found = await self._plan(up, health, trace)
             if found is None:
                 return
             proposal = found.model_copy(
@@ -170,7 +174,9 @@ class CoordinatorAgent(AgentExecutor):
         )
         await self._finish_with(up, reply, health, proposal.id)
 
-    async def _plan(self, up: TaskUpdater, health: ServiceHealth) -> ActionProposal | None:
+    async def _plan(
+        self, up: TaskUpdater, health: ServiceHealth, trace: str
+    ) -> ActionProposal | None:
         if health.health is Health.NO_DATA:
             await up.complete(
                 up.new_agent_message(
@@ -190,7 +196,7 @@ class CoordinatorAgent(AgentExecutor):
             ]
             await up.complete(up.new_agent_message([Part(text="\n".join(lines))]))
             return None
-        planned = await self._ask(PLANNER, {"skill": "plan", "health": health})
+        planned = await self._ask(PLANNER, {"skill": "plan", "health": health, "trace_id": trace})
         raw = planned.first("proposals")
         if raw is None:
             await up.failed(up.new_agent_message([Part(text=f"planner: {planned.text}")]))

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from quarterdeck.agents.a2a.executor_agent import reply_message
 from quarterdeck.agents.a2a.payloads import find_skill, jsonable
 from quarterdeck.agents.a2a.wire import DiagnoseRequest, DiagnoseResult, Health, ServiceHealth
+from quarterdeck.agents.reasoning.protocol import traced
 from quarterdeck.core.models import Target
 
 Diagnoser = Callable[[Sequence[Target] | None], list[ServiceHealth]]
@@ -35,7 +36,8 @@ class ObserverAgent(AgentExecutor):
             return
         try:
             request = DiagnoseRequest.model_validate(payload)
-            services = self._diagnose(request.services)
+            with traced(payload.get("trace_id")):  # the caller's incident or request
+                services = self._diagnose(request.services)
         except ValidationError as exc:
             await event_queue.enqueue_event(reply_message(context, f"invalid request: {exc}"))
             return

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from quarterdeck.agents.a2a.executor_agent import reply_message
 from quarterdeck.agents.a2a.payloads import find_skill, jsonable
 from quarterdeck.agents.a2a.wire import PlanRequest, PlanResult, ServiceHealth
+from quarterdeck.agents.reasoning.protocol import traced
 
 Planner = Callable[[ServiceHealth], PlanResult]
 
@@ -31,7 +32,8 @@ class PlannerAgent(AgentExecutor):
             return
         try:
             request = PlanRequest.model_validate(payload)
-            result = self._plan(request.health)
+            with traced(payload.get("trace_id")):  # the caller's incident or request
+                result = self._plan(request.health)
         except ValidationError as exc:
             await event_queue.enqueue_event(reply_message(context, f"invalid request: {exc}"))
             return

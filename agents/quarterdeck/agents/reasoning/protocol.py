@@ -18,6 +18,10 @@ arguments were not valid JSON carries `error` instead, and the graph answers it 
 error), or `final` (`FinalAnswer`: text for people plus a structured `payload`), or a `refusal`.
 `usage` counts tokens when the backend knows them.
 
+`trace_id` is the incident's or request's trace: the audit files each step under it. The agent
+that takes a request sets it for the turns it runs (`with traced(trace_id): …`) and the graph copies
+it into every `ReasonerRequest` of those turns.
+
 A reasoner never touches the cluster: it only names tools. The graph runs them through the tool
 registry (validated, enveloped), proposals only come out of typed action tools, and everything
 still passes the guard. A backend that cannot answer at all (server unreachable, timed out after
@@ -26,6 +30,9 @@ its retries) raises `ReasonerUnavailable` with a message that says which server 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -120,6 +127,9 @@ class ReasonerRequest(_Frozen):
     tools: tuple[ToolSpec, ...] = ()
     task: dict[str, Any] = Field(default_factory=dict)
     max_tokens: int | None = Field(default=None, description="completion budget for this step")
+    trace_id: str | None = Field(
+        default=None, description="the incident's or request's trace id, for the audit log"
+    )
 
 
 class ReasonerReply(_Frozen):
@@ -135,6 +145,28 @@ class ReasonerReply(_Frozen):
 
 class ReasonerUnavailable(RuntimeError):
     """The backend could not be reached or did not answer in time (after its retries)."""
+
+
+_TRACE: ContextVar[str | None] = ContextVar("quarterdeck_reasoner_trace", default=None)
+
+
+def current_trace_id() -> str | None:
+    """The trace the reasoner turns running now belong to (set by `traced`)."""
+    return _TRACE.get()
+
+
+@contextmanager
+def traced(trace_id: object) -> Iterator[None]:
+    """Reasoner turns run inside the block belong to `trace_id`; anything but a non-empty string
+    (e.g. a payload without one) leaves the current trace as it is."""
+    if not isinstance(trace_id, str) or not trace_id:
+        yield
+        return
+    token = _TRACE.set(trace_id)
+    try:
+        yield
+    finally:
+        _TRACE.reset(token)
 
 
 @runtime_checkable
