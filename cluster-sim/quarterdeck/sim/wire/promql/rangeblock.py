@@ -225,7 +225,7 @@ BLOCK_FUNCTIONS: dict[str, BlockFn] = {
     "present_over_time": _present_ot,
 }
 
-CELLS_PER_SLICE = 2_000_000  # bounds the [rows or steps, series] temporaries of one slice
+CELLS_PER_SLICE = 262_144  # bounds the [rows or steps, series] temporaries of one slice
 
 
 def apply_block_function(name: str, m: Matrix) -> tuple[FloatArray, BoolArray]:
@@ -235,12 +235,11 @@ def apply_block_function(name: str, m: Matrix) -> tuple[FloatArray, BoolArray]:
     if b.t.size == 0:  # no samples in any window
         return np.zeros((b.width, m.ends.size)), np.zeros((b.width, m.ends.size), dtype=bool)
     per = max(1, CELLS_PER_SLICE // max(b.t.size, m.ends.size, 1))
-    vs: list[FloatArray] = []
-    oks: list[BoolArray] = []
+    out_v = np.empty((b.width, m.ends.size))
+    out_ok = np.empty((b.width, m.ends.size), dtype=bool)
     for start in range(0, b.width, per):
-        v, ok = fn(Windows(b.columns(slice(start, start + per)), m.ends, m.range))
-        vs.append(np.asarray(v, dtype=np.float64).T)
-        oks.append(np.asarray(ok, dtype=bool).T)
-    if not vs:
-        return np.empty((0, m.ends.size)), np.zeros((0, m.ends.size), dtype=bool)
-    return np.ascontiguousarray(np.concatenate(vs)), np.ascontiguousarray(np.concatenate(oks))
+        cols = slice(start, start + per)
+        v, ok = fn(Windows(b.columns(cols), m.ends, m.range))
+        out_v[cols] = v.T
+        out_ok[cols] = ok.T
+    return out_v, out_ok

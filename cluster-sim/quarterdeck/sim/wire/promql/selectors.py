@@ -230,23 +230,43 @@ def _reference(at: pp.AtModifier | None, offset: Any, grid: Grid) -> FloatArray:
     return np.asarray(base - _seconds(offset), dtype=np.float64)
 
 
+CELLS_PER_SLICE = 262_144  # bounds the [rows or steps, series] temporaries of one slice
+
+
 def instant_selector(store: SeriesSource, vs: pp.VectorSelector, grid: Grid) -> Vector:
     """The newest sample at or before each reference time, if within the lookback delta."""
     ref = reference_times(vs, grid)
     b = select_block(store, vs, float(ref.min()) - grid.lookback, float(ref.max()))
     if b.width == 0 or b.t.size == 0:
         return Vector()
-    rows = b.t.size
     at = np.searchsorted(b.t, ref, side="right") - 1  # [steps] newest row at or before ref
+    v = np.empty((b.width, ref.size))
+    ok = np.empty((b.width, ref.size), dtype=bool)
+    ts = np.empty((b.width, ref.size))
+    per = max(1, CELLS_PER_SLICE // max(b.t.size, ref.size))
+    for k in range(0, b.width, per):
+        cols = slice(k, k + per)
+        _newest(b.columns(cols), at, ref, grid.lookback, (v[cols], ok[cols], ts[cols]))
+    return vector_of_block(Block(b.labels, v, ok, ts), unique=True)
+
+
+def _newest(
+    b: RawBlock,
+    at: NDArray[np.intp],
+    ref: FloatArray,
+    lookback: float,
+    out: tuple[FloatArray, BoolArray, FloatArray],
+) -> None:
+    """Writes [series, steps] value, presence and time of each series' newest sample at `at`."""
+    rows = b.t.size
     newest = last_present(b.ok)  # [rows, series]
     idx = newest[np.minimum(np.maximum(at, 0), rows - 1)]  # [steps, series]
     idx = np.where((at >= 0)[:, None], idx, -1)
     safe = np.maximum(idx, 0)
     ts = b.t[safe]
-    ok = (idx >= 0) & (ts >= (ref - grid.lookback)[:, None])
-    v = np.take_along_axis(b.v, safe, axis=0)
-    block = Block(b.labels, np.ascontiguousarray(v.T), np.ascontiguousarray(ok.T), ts.T.copy())
-    return vector_of_block(block, unique=True)
+    out[1][:] = ((idx >= 0) & (ts >= (ref - lookback)[:, None])).T
+    out[0][:] = np.take_along_axis(b.v, safe, axis=0).T
+    out[2][:] = ts.T
 
 
 def last_present(ok: BoolArray) -> NDArray[np.intp]:
