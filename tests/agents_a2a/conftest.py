@@ -16,11 +16,13 @@ from quarterdeck.agents.executor import (
 )
 from quarterdeck.audit import AuditKey, AuditLog
 from quarterdeck.core.clock import ManualClock
+from quarterdeck.tools.cluster.base import ClusterClient
 from quarterdeck.tools.cluster.sim import SimClusterClient
 from tests.agents_a2a.fakes import FakeCluster, FakeGuard, SignalBoard
 from tests.agents_a2a.sim_cluster import CountingSim, counting_sim
 
 MakeExecutor = Callable[..., ExecutorService]
+MakeExecutorOn = Callable[[ClusterClient], MakeExecutor]
 
 
 @pytest.fixture
@@ -88,33 +90,48 @@ def counted() -> CountingSim:
 
 
 @pytest.fixture
-def make_sim_executor(  # noqa: PLR0917 - pytest passes fixtures positionally
+def make_executor_on(
     tmp_path: Path,
     clock: ManualClock,
-    counted: CountingSim,
     guard: FakeGuard,
     board: SignalBoard,
     audit: AuditLog,
-) -> Iterator[MakeExecutor]:
-    """Like `make_executor`, on a real simulator through a new `sim` adapter each time (a new
-    process would build its own client); `counted.applied` lists what reached the simulator."""
+) -> Iterator[MakeExecutorOn]:
+    """`make_executor_on(cluster)` is a `make_executor` over that ClusterClient."""
     made: list[ExecutorService] = []
+
+    def on(cluster: ClusterClient) -> MakeExecutor:
+        def make(
+            hooks: ExecutorHooks | None = None, settings: ExecutorSettings | None = None
+        ) -> ExecutorService:
+            deps = ExecutorDeps(
+                guard=guard,
+                cluster=cluster,
+                signals=board.read,
+                audit=audit,
+                clock=clock,
+                hooks=hooks or ExecutorHooks(),
+            )
+            settings = settings or ExecutorSettings(settle_s=60)
+            svc = ExecutorService(deps, tmp_path / "state", settings)
+            made.append(svc)
+            return svc
+
+        return make
+
+    yield on
+    for svc in made:
+        svc.close()
+
+
+@pytest.fixture
+def make_sim_executor(counted: CountingSim, make_executor_on: MakeExecutorOn) -> MakeExecutor:
+    """`make_executor` on a real simulator through a new `sim` adapter each time (a new process
+    would build its own client); `counted.applied` lists what reached the simulator."""
 
     def make(
         hooks: ExecutorHooks | None = None, settings: ExecutorSettings | None = None
     ) -> ExecutorService:
-        deps = ExecutorDeps(
-            guard=guard,
-            cluster=SimClusterClient(counted.sim),
-            signals=board.read,
-            audit=audit,
-            clock=clock,
-            hooks=hooks or ExecutorHooks(),
-        )
-        svc = ExecutorService(deps, tmp_path / "state", settings or ExecutorSettings(settle_s=60))
-        made.append(svc)
-        return svc
+        return make_executor_on(SimClusterClient(counted.sim))(hooks, settings)
 
-    yield make
-    for svc in made:
-        svc.close()
+    return make

@@ -26,8 +26,10 @@ from quarterdeck.core.models import (
     ScaleAction,
     Target,
 )
+from quarterdeck.sim.wire.server import serve_in_thread
+from quarterdeck.tools.cluster import ClusterConfig, make_cluster_client
 from quarterdeck.tools.cluster.sim import SimClusterClient
-from tests.agents_a2a.conftest import MakeExecutor
+from tests.agents_a2a.conftest import MakeExecutor, MakeExecutorOn
 from tests.agents_a2a.fakes import FakeGuard, proposal
 from tests.agents_a2a.sim_cluster import CountingSim
 
@@ -260,3 +262,20 @@ def test_a_ledger_written_before_pre_states_gains_the_columns(tmp_path: Path) ->
         assert not ledger.claim_replay("old-1", seen=0)  # one winner per replay
     finally:
         ledger.close()
+
+
+def test_over_the_sim_facade_a_rolling_restart_cut_short_is_escalated_not_repeated(
+    tmp_path: Path, counted: CountingSim, make_executor_on: MakeExecutorOn
+) -> None:
+    """The simulator's Kubernetes facade does not keep the restartedAt annotation, so the kube
+    adapter cannot see the marker there: the new revision is all the world shows, and that could
+    be anyone's rollout — escalated, and the pods are not rolled a second time."""
+    with serve_in_thread(counted.sim) as server:
+        config = ClusterConfig(kind="kube", url=server.url, retries=0, epoch=counted.sim.epoch)
+        make = make_executor_on(make_cluster_client(config))
+        crash_run(make, RestartAction(), at="after_apply")
+        assert restarts(counted) == 1
+        [report] = make().recover()
+        assert report.status is ExecutionStatus.UNCONFIRMED
+        assert "changed since the action was planned" in report.message
+        assert restarts(counted) == 1
