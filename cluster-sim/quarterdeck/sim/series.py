@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -87,6 +87,18 @@ def matches(labels: Mapping[str, str], matchers: Iterable[Matcher]) -> bool:
     return _satisfies(labels, _compile(matchers))
 
 
+@dataclass
+class _Memory:
+    """What reads remember while the set of series stays the same."""
+
+    # (name, label matchers) -> (columns, their label sets)
+    picked: dict[tuple[str, tuple[Matcher, ...]], tuple[NDArray[np.intp], list[dict[str, str]]]] = (
+        field(default_factory=dict)
+    )
+    # (name, label) -> value -> columns
+    by_value: dict[tuple[str, str], dict[str, list[int]]] = field(default_factory=dict)
+
+
 class SeriesStore:
     """Sampled series, appended in time order by the engine and read by anyone."""
 
@@ -106,10 +118,10 @@ class SeriesStore:
         self._forget()
 
     def _forget(self) -> None:
-        """Drop what reads remembered about the set of series (a series was added)."""
-        self._picked: dict[tuple[str, tuple[Matcher, ...]], NDArray[np.intp]] = {}
-        self._picked_labels: dict[tuple[str, tuple[Matcher, ...]], list[dict[str, str]]] = {}
-        self._by_value: dict[tuple[str, str], dict[str, list[int]]] = {}
+        """Drop what reads remembered about the set of series (a series was added). A read
+        works with the memory it started with, so one racing an added series remembers its
+        answer only in the memory being dropped."""
+        self._memory = _Memory()
 
     def __deepcopy__(self, memo: dict[int, Any]) -> SeriesStore:
         new = type(self).__new__(type(self))
@@ -222,10 +234,14 @@ class SeriesStore:
             return ts[0].copy(), vs[0]
         return np.concatenate(ts), np.concatenate(vs)
 
-    def _pick(self, name: str, matchers: Sequence[Matcher]) -> NDArray[np.intp]:
-        """Columns of the series called `name` that satisfy the label matchers (remembered)."""
+    def _pick(
+        self, mem: _Memory, name: str, matchers: Sequence[Matcher]
+    ) -> tuple[NDArray[np.intp], list[dict[str, str]]]:
+        """Columns of the series called `name` that satisfy the label matchers, and their label
+        sets: one list object per remembered selection, so a reader may remember what it
+        derived from it (it must not change it)."""
         key = (name, tuple(matchers))
-        hit = self._picked.get(key)
+        hit = mem.picked.get(key)
         if hit is not None:
             return hit
         compiled = _compile(matchers)  # rejects a bad operator or regex even if nothing matches
@@ -234,43 +250,29 @@ class SeriesStore:
         # The value index answers the narrowest equality matcher; the rest are checked per series.
         narrowest = min(
             (m for m in compiled if m[1] == "="),
-            key=lambda m: len(self._with_value(name, m[0]).get(m[2], [])),
+            key=lambda m: len(self._with_value(mem, name, m[0]).get(m[2], [])),
             default=None,
         )
         if narrowest is not None:
-            cols = self._with_value(name, narrowest[0]).get(narrowest[2], [])
+            cols = self._with_value(mem, name, narrowest[0]).get(narrowest[2], [])
             rest = [m for m in compiled if m is not narrowest]
-        picked = np.array(
-            [c for c in cols if _satisfies(self._labels[c], rest)] if rest else cols,
-            dtype=np.intp,
-        )
+        chosen = [c for c in cols if _satisfies(self._labels[c], rest)] if rest else list(cols)
+        picked = np.array(chosen, dtype=np.intp)
         picked.setflags(write=False)
-        if len(self._picked) >= self.MAX_REMEMBERED:
-            self._picked.clear()
-            self._picked_labels.clear()
-        self._picked[key] = picked
-        return picked
+        if len(mem.picked) >= self.MAX_REMEMBERED:
+            mem.picked.clear()
+        mem.picked[key] = (picked, [self._labels[c] for c in chosen])
+        return mem.picked[key]
 
-    def _picked_label_sets(
-        self, name: str, matchers: Sequence[Matcher], cols: NDArray[np.intp]
-    ) -> list[dict[str, str]]:
-        """The label sets of `_pick`'s columns: one list object per remembered selection, so a
-        reader may remember what it derived from it (it must not change it)."""
-        key = (name, tuple(matchers))
-        labels = self._picked_labels.get(key)
-        if labels is None:
-            labels = self._picked_labels[key] = [self._labels[c] for c in cols.tolist()]
-        return labels
-
-    def _with_value(self, name: str, label: str) -> dict[str, list[int]]:
+    def _with_value(self, mem: _Memory, name: str, label: str) -> dict[str, list[int]]:
         """For the series of `name`: value of `label` ("" if missing) -> columns, in order."""
         key = (name, label)
-        index = self._by_value.get(key)
+        index = mem.by_value.get(key)
         if index is None:
             index = {}
             for c in self._by_name.get(name, []):
                 index.setdefault(self._labels[c].get(label, ""), []).append(c)
-            self._by_value[key] = index
+            mem.by_value[key] = index
         return index
 
     def _label_matchers(self, name: str, matchers: Sequence[Matcher]) -> list[Matcher] | None:
@@ -288,7 +290,7 @@ class SeriesStore:
         label_matchers = self._label_matchers(name, matchers)
         if label_matchers is None:
             return []
-        cols = self._pick(name, label_matchers)
+        cols, _ = self._pick(self._memory, name, label_matchers)
         t, v = self._read(cols, -np.inf, np.inf)
         out: list[Series] = []
         for k, col in enumerate(cols.tolist()):
@@ -310,8 +312,7 @@ class SeriesStore:
             cols = np.empty(0, dtype=np.intp)
             labels: list[dict[str, str]] = []
         else:
-            cols = self._pick(name, label_matchers)
-            labels = self._picked_label_sets(name, label_matchers, cols)
+            cols, labels = self._pick(self._memory, name, label_matchers)
         t, v = self._read(cols, start, end)
         return SeriesBlock(name, labels, t, v)
 
