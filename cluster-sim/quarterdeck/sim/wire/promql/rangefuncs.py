@@ -4,6 +4,10 @@
 corrected, and the increase seen between the first and last sample in the window is
 extrapolated towards the window's edges — all the way if a sample lies within 1.1 average
 sample intervals of the edge, else by half an interval, and for counters never below zero.
+
+`RANGE_FUNCTIONS` states each function for one series. The common ones also have a whole-block
+form in `rangeblock` (the same arithmetic for every series at once), which `apply_range_function`
+uses; tests hold the two to the same answers, bit for bit. The rest run series by series.
 """
 
 from __future__ import annotations
@@ -235,17 +239,11 @@ def apply_range_function(name: str, m: Matrix) -> Vector:
     labels = m.block.labels if keep_name else m.block.bare
     if name in BLOCK_FUNCTIONS:
         v, ok = apply_block_function(name, m)
-    else:
+    elif m.block.width:
         rows = [RANGE_FUNCTIONS[name](raw, m) for raw in m.series]
-        v = np.stack([np.asarray(r[0], dtype=np.float64) for r in rows]) if rows else v_none(m)
-        ok = np.stack([np.asarray(r[1], dtype=bool) for r in rows]) if rows else ok_none(m)
+        v = np.stack([np.asarray(r[0], dtype=np.float64) for r in rows])
+        ok = np.stack([np.asarray(r[1], dtype=bool) for r in rows])
+    else:
+        v, ok = np.empty((0, m.ends.size)), np.zeros((0, m.ends.size), dtype=bool)
     unique = keep_name or m.block.bare_unique()
     return vector_of_block(Block(labels, v, ok), unique=unique)
-
-
-def v_none(m: Matrix) -> FloatArray:
-    return np.empty((0, m.ends.size))
-
-
-def ok_none(m: Matrix) -> np.ndarray:
-    return np.zeros((0, m.ends.size), dtype=bool)

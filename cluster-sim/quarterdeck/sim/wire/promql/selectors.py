@@ -1,4 +1,9 @@
-"""Vector and matrix selectors: label matching, lookback, offset and `@` over a series store."""
+"""Vector and matrix selectors: label matching, lookback, offset and `@` over a series store.
+
+A selector reads only the samples its windows can see, for all its series at once: from a
+store with `select_block` (the simulator's SeriesStore: indexed, remembered selections, one
+table of samples) directly, from any other store series by series, put on shared times.
+"""
 
 from __future__ import annotations
 
@@ -39,7 +44,8 @@ class StoredSeries(Protocol):
 
 
 class SeriesSource(Protocol):
-    """The read side of `quarterdeck.sim.series.SeriesStore` that PromQL needs."""
+    """The read side of `quarterdeck.sim.series.SeriesStore` that PromQL needs. A store that
+    also has SeriesStore's `select_block(name, matchers, start, end)` is read through it."""
 
     def names(self) -> Iterable[str]: ...
     def select(self, name: str, matchers: Any = ...) -> Sequence[StoredSeries]: ...
