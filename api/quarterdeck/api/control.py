@@ -146,6 +146,7 @@ class RuntimeControl:
         self._world = asyncio.Lock()  # loop passes and sim advances do not interleave
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._stopping = False
         self._services_cache: tuple[float, float, tuple[float, list[ServiceStatus]]] | None = None
         self._services_max_age = services_max_age_s
         self._proposals_cache: dict[tuple[int, str | None, int], list[ExecutionReport]] = {}
@@ -157,12 +158,26 @@ class RuntimeControl:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._drive(), name="qd-driver")
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+    async def stop(self, timeout_s: float = 30.0) -> None:
+        """Stops the driver between steps: a loop pass in flight finishes first. Cancelling it
+        half-way could leave an action claimed but not applied (the executor would then have to
+        recover it), and the in-process A2A event queues do not unwind cleanly from a
+        cancellation. Only a pass still running after `timeout_s` is cancelled."""
+        task = self._task
+        if task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout=timeout_s)
+        except TimeoutError:
+            log.warning("loop pass still running after %.0f s: cancelling it", timeout_s)
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
+        finally:
             self._task = None
+            self._stopping = False
 
     async def _drive(self) -> None:
         """Advance the world in small steps and run a loop pass every `interval_s` clock seconds.
@@ -172,14 +187,14 @@ class RuntimeControl:
         last one. Without a simulator the clock is the wall clock and only passes are due.
         """
         since_pass = 0.0
-        while True:
+        while not self._stopping:
             speed = self.speed if self.sim is not None else 1.0
             every = self._loop.interval_s
             step_wall = min(1.0, every / speed) if speed > 0 else 1.0
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=step_wall)
-                since_pass = 0.0  # settings changed: the interval starts again
+                since_pass = 0.0  # settings changed (or stop): the interval starts again
                 continue
             except TimeoutError:
                 pass
