@@ -99,8 +99,9 @@ class EmbeddedReasoner:
             if calls:
                 return ReasonerReply(tool_calls=tuple(calls))
         diagnoses = []
+        details = _details_by_target(results)
         for target, report in sorted(reports.items(), key=lambda kv: str(kv[0])):
-            obs = observation_from_tools(target, report, _details_for(target, results))
+            obs = observation_from_tools(target, report, details.get(str(target), {}))
             if obs is None:
                 continue
             diagnoses.append(diagnose(obs, self.diagnosis))
@@ -225,24 +226,42 @@ def _needs_detail(reports: dict[str, dict[str, Any]]) -> bool:
     return isinstance(util, int | float) and util > 0.7
 
 
-def _details_for(target: Target, results: list[Message]) -> dict[str, Any]:
-    """The detail results about `target` (by the tool-call id prefix `d-<i>-<what>`)."""
-    out: dict[str, Any] = {}
+def _details_by_target(results: list[Message]) -> dict[str, dict[str, Any]]:
+    """The detail results (tool-call ids `d-<i>-<what>`) by the service they are about, in one
+    pass over the results (a pass per service made this quadratic: 100 services × ~600
+    results). Results of one `<i>` are about one service, named by those that carry `service`;
+    one that names another service is dropped, and events are kept only for that service."""
+    groups: dict[str, list[tuple[str, str | None, dict[str, Any]]]] = {}
     for m in results:
         cid = m.tool_call_id or ""
         env = m.data if isinstance(m.data, dict) else {}
         data = env.get("data")
         if not cid.startswith("d-") or not isinstance(data, dict):
             continue
-        about = data.get("service")
-        if about is not None and about != str(target):
+        _, i, what = [*cid.split("-", 2), "", ""][:3]
+        groups.setdefault(i, []).append((what, m.name, data))
+    out: dict[str, dict[str, Any]] = {}
+    for members in groups.values():
+        named = [str(d["service"]) for _, _, d in members if d.get("service") is not None]
+        if not named:
             continue
-        if about is None and m.name == "list_events":
-            events = [e for e in data.get("events") or [] if e.get("namespace") == target.namespace]
-            if not any(e.get("name", "").startswith(target.service) for e in events):
+        service = named[0]
+        ns, _, name = service.partition("/")
+        mine = out.setdefault(service, {})
+        for what, tool, data in members:
+            about = data.get("service")
+            if about is not None and str(about) != service:
                 continue
-            data = {"events": [e for e in events if e.get("name", "").startswith(target.service)]}
-        out[cid.split("-", 2)[-1]] = data
+            if about is None and tool == "list_events":
+                events = [
+                    e
+                    for e in data.get("events") or []
+                    if e.get("namespace") == ns and str(e.get("name", "")).startswith(name)
+                ]
+                if events:
+                    mine[what] = {"events": events}
+                continue
+            mine[what] = data
     return out
 
 
