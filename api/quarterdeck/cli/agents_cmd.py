@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from quarterdeck.cli.errors import bad_input, stderr
+from quarterdeck.core.heap import freeze_startup_heap
 
 if TYPE_CHECKING:
     from quarterdeck.agents.embedded import Embedded
@@ -148,6 +149,7 @@ def loop_cmd(
     run = _embedded(
         scenario, state_dir=state_dir, mode=LoopMode(mode), key_file=key_file, seed=seed
     )
+    freeze_startup_heap()
     asyncio.run(_run_loop(run, every, steps, quiet))
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from quarterdeck.cli.errors import bad_input
+from quarterdeck.core.heap import freeze_startup_heap
 
 if TYPE_CHECKING:
     from quarterdeck.api.serving import Server
@@ -228,5 +229,6 @@ def serve_cmd(
     if target == "kube" and not server.runtime.deps.cluster.is_online():
         typer.echo("warning: the cluster does not answer yet; /readyz says so", err=True)
     _announce(server, base_url(sock))
+    freeze_startup_heap()
     run_server(server, sock, log_level=log_level)
     typer.echo("stopped; audit log closed", err=True)
