@@ -136,22 +136,26 @@ def _reset_correction(w: Windows) -> FloatArray | None:
     return np.asarray(np.cumsum(lost, axis=0), dtype=np.float64)
 
 
-def extrapolated(w: Windows, *, counter: bool, rate: bool) -> tuple[FloatArray, BoolArray]:
-    n = w.count
-    ok = n >= 2
-    first, last = w.first, w.last
-    first_v, last_v = w.values(first), w.values(last)
-    first_t, last_t = w.times(first), w.times(last)
-    result = last_v - first_v
-    if counter:
-        corr = _reset_correction(w)
-        if corr is None:
-            result = result + 0.0 - 0.0  # what adding no correction does, to the bit
-        else:
-            result = result + w.pick(corr, last) - w.pick(corr, first)
-    ends = w.ends[:, None]
+def extrapolate(
+    result: FloatArray,
+    *,
+    first_v: FloatArray,
+    first_t: FloatArray,
+    last_t: FloatArray,
+    n: np.ndarray,
+    ok: np.ndarray,
+    ends: FloatArray,
+    range_s: float,
+    counter: bool,
+    rate: bool,
+) -> tuple[FloatArray, np.ndarray]:
+    """Prometheus' extrapolation of a window's first-to-last change to the window's edges
+    (`extrapolatedRate`), elementwise: every series' steps at once here, one series' steps in
+    `rangefuncs` (the reference the block path is tested against). `result` is last − first
+    (plus counter-reset corrections), `n` the samples in each window, `ends` the window ends
+    (broadcast against the rest)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        to_start = first_t - (ends - w.range)
+        to_start = first_t - (ends - range_s)
         to_end = ends - last_t
         sampled = last_t - first_t
         avg_gap = sampled / np.maximum(n - 1, 1)
@@ -168,9 +172,28 @@ def extrapolated(w: Windows, *, counter: bool, rate: bool) -> tuple[FloatArray, 
         )
         result = result * (interval / sampled)
         if rate:
-            result = result / w.range
+            result = result / range_s
     ok = ok & (sampled > 0)
     return np.where(ok, result, 0.0), ok
+
+
+def extrapolated(w: Windows, *, counter: bool, rate: bool) -> tuple[FloatArray, BoolArray]:
+    n = w.count
+    ok = n >= 2
+    first, last = w.first, w.last
+    first_v, last_v = w.values(first), w.values(last)
+    first_t, last_t = w.times(first), w.times(last)
+    result = last_v - first_v
+    if counter:
+        corr = _reset_correction(w)
+        if corr is None:
+            result = result + 0.0 - 0.0  # what adding no correction does, to the bit
+        else:
+            result = result + w.pick(corr, last) - w.pick(corr, first)
+    return extrapolate(
+        result, first_v=first_v, first_t=first_t, last_t=last_t, n=n, ok=ok,
+        ends=w.ends[:, None], range_s=w.range, counter=counter, rate=rate,
+    )  # fmt: skip
 
 
 def instant_rate(w: Windows, *, rate: bool) -> tuple[FloatArray, BoolArray]:

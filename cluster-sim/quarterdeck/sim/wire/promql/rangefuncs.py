@@ -17,7 +17,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from quarterdeck.sim.wire.promql.rangeblock import BLOCK_FUNCTIONS, apply_block_function
+from quarterdeck.sim.wire.promql.rangeblock import (
+    BLOCK_FUNCTIONS,
+    apply_block_function,
+    extrapolate,
+)
 from quarterdeck.sim.wire.promql.selectors import window_bounds
 from quarterdeck.sim.wire.promql.values import (
     Block,
@@ -59,27 +63,18 @@ def _extrapolated(
     if counter:
         corr = _reset_correction(raw.v)
         result = result + corr[last] - corr[first]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        to_start = first_t - (m.ends - m.range)
-        to_end = m.ends - last_t
-        sampled = last_t - first_t
-        avg_gap = sampled / np.maximum(n - 1, 1)
-        if counter:
-            # A counter can't have been below zero: don't extrapolate past the time it was 0.
-            to_zero = sampled * (first_v / result)
-            use_zero = (result > 0) & (first_v >= 0) & (to_zero < to_start)
-            to_start = np.where(use_zero, to_zero, to_start)
-        threshold = avg_gap * 1.1
-        interval = (
-            sampled
-            + np.where(to_start < threshold, to_start, avg_gap / 2)
-            + np.where(to_end < threshold, to_end, avg_gap / 2)
-        )
-        result = result * (interval / sampled)
-        if rate:
-            result = result / m.range
-    ok = ok & (sampled > 0)
-    return np.where(ok, result, 0.0), ok
+    return extrapolate(
+        result,
+        first_v=first_v,
+        first_t=first_t,
+        last_t=last_t,
+        n=n,
+        ok=ok,
+        ends=m.ends,
+        range_s=m.range,
+        counter=counter,
+        rate=rate,
+    )
 
 
 def _instant_rate(raw: RawSeries, m: Matrix, *, rate: bool) -> tuple[FloatArray, np.ndarray]:
