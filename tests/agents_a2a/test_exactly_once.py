@@ -264,18 +264,19 @@ def test_a_ledger_written_before_pre_states_gains_the_columns(tmp_path: Path) ->
         ledger.close()
 
 
-def test_over_the_sim_facade_a_rolling_restart_cut_short_is_escalated_not_repeated(
+def test_over_the_sim_facade_a_rolling_restart_cut_short_is_confirmed_by_its_marker(
     tmp_path: Path, counted: CountingSim, make_executor_on: MakeExecutorOn
 ) -> None:
-    """The simulator's Kubernetes facade does not keep the restartedAt annotation, so the kube
-    adapter cannot see the marker there: the new revision is all the world shows, and that could
-    be anyone's rollout — escalated, and the pods are not rolled a second time."""
+    """Over HTTP, through the kube adapter and the simulator's Kubernetes facade (which keeps the
+    restartedAt stamp on the Deployment's template, as the API server does): the restart that
+    landed before the crash is recognised by the proposal's marker, and not rolled again."""
     with serve_in_thread(counted.sim) as server:
         config = ClusterConfig(kind="kube", url=server.url, retries=0, epoch=counted.sim.epoch)
-        make = make_executor_on(make_cluster_client(config))
+        client = make_cluster_client(config)
+        make = make_executor_on(client)
         crash_run(make, RestartAction(), at="after_apply")
         assert restarts(counted) == 1
         [report] = make().recover()
-        assert report.status is ExecutionStatus.UNCONFIRMED
-        assert "changed since the action was planned" in report.message
+        assert report.status is ExecutionStatus.APPLIED
+        assert "confirmed by observation" in report.message
         assert restarts(counted) == 1

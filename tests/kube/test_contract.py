@@ -18,6 +18,7 @@ from quarterdeck.tools.cluster import (
     NotFoundError,
     make_cluster_client,
 )
+from quarterdeck.tools.cluster.base import RestartMarking
 
 from .conftest import Cluster, make_cluster
 
@@ -125,6 +126,21 @@ def test_rolling_restart_makes_a_new_revision(cluster: Cluster) -> None:
     cluster.client.apply(RANKER, RestartAction())
     assert cluster.client.deployment(RANKER).revision == 2
     assert cluster.client.deployment(RANKER).version == "v1"
+
+
+def test_a_marked_restart_reads_back_and_is_not_rolled_twice(cluster: Cluster) -> None:
+    """The stamp a rolling restart writes is read back (so a recovering executor can tell its own
+    restart happened), and the same stamp again changes nothing, as on an API server."""
+    client = cluster.client
+    assert isinstance(client, RestartMarking)
+    assert client.restart_marker(RANKER) is None
+    assert client.restart_marked(RANKER, "quarterdeck/p-7").applied
+    assert client.restart_marker(RANKER) == "quarterdeck/p-7"
+    assert client.deployment(RANKER).revision == 2
+    assert not client.restart_marked(RANKER, "quarterdeck/p-7").applied
+    assert client.deployment(RANKER).revision == 2
+    assert client.restart_marked(RANKER, "quarterdeck/p-8").applied  # a new restart rolls again
+    assert client.deployment(RANKER).revision == 3
 
 
 @pytest.mark.parametrize(

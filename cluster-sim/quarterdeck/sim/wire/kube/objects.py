@@ -58,15 +58,25 @@ def _template_hash(replica_set: str, service: str) -> str:
     return replica_set[len(service) + 1 :]
 
 
-def pod_template(sv: ServiceView, version: str, replica_set: str, *, with_hash: bool) -> Obj:
+def pod_template(
+    sv: ServiceView,
+    version: str,
+    replica_set: str,
+    *,
+    with_hash: bool,
+    restarted_at: str | None = None,
+) -> Obj:
     labels = {**_selector_labels(sv.name), conv.VERSION_LABEL: version}
     if with_hash:
         labels[conv.POD_TEMPLATE_HASH_LABEL] = _template_hash(replica_set, sv.name)
     requests = {"cpu": cpu_quantity(sv.pod_cpu), "memory": memory_quantity(sv.pod_memory_gib)}
     if sv.pod_gpu:
         requests[conv.GPU_RESOURCE] = str(sv.pod_gpu)
+    annotations = {conv.TEMPLATE_ANNOTATION: replica_set}
+    if restarted_at is not None:
+        annotations[conv.RESTARTED_AT_ANNOTATION] = restarted_at
     return {
-        "metadata": {"labels": labels, "annotations": {conv.TEMPLATE_ANNOTATION: replica_set}},
+        "metadata": {"labels": labels, "annotations": annotations},
         "spec": {
             "containers": [
                 {
@@ -92,7 +102,11 @@ def current_revision(revisions: list[RevisionView]) -> RevisionView:
     return next(r for r in revisions if r.current)
 
 
-def deployment(sv: ServiceView, revisions: list[RevisionView], epoch: float) -> Obj:
+def deployment(
+    sv: ServiceView, revisions: list[RevisionView], epoch: float, restarted_at: str | None = None
+) -> Obj:
+    """The Deployment; `restarted_at` is the last `kubectl rollout restart` stamp written to its
+    template (the simulator has no templates, so the facade remembers it)."""
     current = current_revision(revisions)
     updated = current.replicas
     ready = sv.ready_replicas
@@ -119,7 +133,9 @@ def deployment(sv: ServiceView, revisions: list[RevisionView], epoch: float) -> 
         "spec": {
             "replicas": sv.spec_replicas,
             "selector": {"matchLabels": _selector_labels(sv.name)},
-            "template": pod_template(sv, sv.version, current.replica_set, with_hash=False),
+            "template": pod_template(
+                sv, sv.version, current.replica_set, with_hash=False, restarted_at=restarted_at
+            ),
             "strategy": {
                 "type": "RollingUpdate",
                 "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},

@@ -35,6 +35,7 @@ from quarterdeck.sim.wire.kube.writes import (
     deployment_actions,
     invalid,
     replicas_of,
+    restarted_at,
     route_action,
     scale_action,
 )
@@ -280,6 +281,10 @@ class KubeApi:
         if _dry_run(request):
             return JSONResponse(wanted)
         self._apply(Target(namespace=namespace, service=name), actions)
+        if any(isinstance(a, RestartAction) and a.pods is None for a in actions):
+            stamp = restarted_at(wanted)
+            if stamp is not None:
+                self.state.note_restart(namespace, name, stamp)
         return JSONResponse(self.state.deployment(namespace, name))
 
     async def get_scale(self, request: Request) -> Response:

@@ -27,6 +27,10 @@ class KubeState:
         # Events never change once emitted (the log is append-only), so each is rendered once.
         self._events: list[Obj] = []
         self._events_of: int | None = None  # id() of the simulator they were rendered from
+        # The restartedAt stamp last written to each Deployment's template, per simulator: the
+        # simulator keeps no templates, and a client that stamps a restart must read it back
+        # (the API server keeps it, and `rollout restart` with the same stamp is a no-op).
+        self._restarted: dict[tuple[int, str, str], str] = {}
 
     @property
     def sim(self) -> Simulator:
@@ -58,7 +62,12 @@ class KubeState:
         sim = self.sim
         return self._stamp(
             [
-                objects.deployment(sv, sim.revisions(sv.namespace, sv.name), sim.epoch)
+                objects.deployment(
+                    sv,
+                    sim.revisions(sv.namespace, sv.name),
+                    sim.epoch,
+                    self._restarted.get((id(sim), sv.namespace, sv.name)),
+                )
                 for sv in self._services(namespace)
             ]
         )
@@ -67,8 +76,17 @@ class KubeState:
         sv = self.service(namespace, name, "deployments", "apps")
         sim = self.sim
         return self.versions.stamp(
-            objects.deployment(sv, sim.revisions(namespace, name), sim.epoch)
+            objects.deployment(
+                sv,
+                sim.revisions(namespace, name),
+                sim.epoch,
+                self._restarted.get((id(sim), namespace, name)),
+            )
         )
+
+    def note_restart(self, namespace: str, name: str, stamp: str) -> None:
+        """Remember the restartedAt `stamp` a write put on the Deployment's template."""
+        self._restarted[(id(self.sim), namespace, name)] = stamp
 
     def replica_sets(self, namespace: str | None = None) -> list[Obj]:
         sim = self.sim

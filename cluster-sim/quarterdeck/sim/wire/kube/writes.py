@@ -96,6 +96,15 @@ def _annotation(template: Obj, key: str) -> Any:
     return ((template.get("metadata") or {}).get("annotations") or {}).get(key)
 
 
+def restarted_at(deployment: Obj) -> str | None:
+    """The `kubectl.kubernetes.io/restartedAt` stamp on a Deployment's pod template, if any."""
+    template = (deployment.get("spec") or {}).get("template") or {}
+    value = (
+        _annotation(template, conv.RESTARTED_AT_ANNOTATION) if isinstance(template, dict) else None
+    )
+    return None if value is None else str(value)
+
+
 def _replaces_template(patch: Any) -> bool:
     return isinstance(patch, list) and any(
         isinstance(op, dict) and op.get("op") == "replace" and op.get("path") == "/spec/template"
