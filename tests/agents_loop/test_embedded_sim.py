@@ -27,19 +27,24 @@ async def test_auto_mode_mitigates_verifies_and_closes_the_incident(tmp_path: Pa
             kinds += [e.kind for e in step.events]
             applied += [e for e in step.of_kind("executed") if e.status == "applied"]
         assert kinds[0] == "incident_opened"
-        assert len(applied) == 1
-        assert applied[0].proposal is not None
-        assert applied[0].proposal.kind == "scale"
+        by_service = {e.service: e for e in applied}
+        assert len(applied) == len(by_service) == 2  # one action per incident
+        fixed = by_service["ml/fraud-detector"]  # under-provisioned at the start: scaled up
+        assert fixed.proposal is not None
+        assert fixed.proposal.kind == "scale"
         assert "verified" in kinds
         assert kinds[-1] == "incident_closed"
         fd = run.sim.service("ml", "fraud-detector")
         assert fd.spec_replicas > 2
+        # ranker starts with 4 replicas for a load 3 serve: the idle one is given back
+        assert run.sim.service("ml", "ranker").spec_replicas == 3
         assert run.audit.verify().ok
         calls = [e for e in run.audit.query() if e.kind == "reasoner_call"]
         assert {c.payload["backend"] for c in calls} == {"embedded"}
         assert {c.payload["role"] for c in calls} == {"observer", "planner"}
-        traces = {e.trace_id for e in run.audit.query() if e.service == "ml/fraud-detector"}
-        assert len(traces) == 1  # one incident, one trace
+        for service in ("ml/fraud-detector", "ml/ranker"):
+            traces = {e.trace_id for e in run.audit.query() if e.service == service}
+            assert len(traces) == 1  # one incident, one trace
     finally:
         await run.runtime.aclose()
 

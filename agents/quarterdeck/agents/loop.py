@@ -1,6 +1,6 @@
 """The autonomous loop: every interval, observe all services and act according to the mode.
 
-| mode      | on an SLO breach (or a diagnosed risk)                               |
+| mode      | on an SLO breach, a diagnosed risk, or idle capacity                 |
 | --------- | -------------------------------------------------------------------- |
 | `observe` | report it; nothing proposed, nothing applied                         |
 | `suggest` | ask the planner; record its best new proposal; nothing applied       |
@@ -8,8 +8,11 @@
 | `auto`    | send it to the executor: applied if policy allows, else it waits     |
 
 Rules that hold in every mode:
-- one incident per breached service, open until the service is healthy again; every step about
-  it is audited under the incident's trace id;
+- one incident per service in trouble, open until the service is healthy again; every step about
+  it is audited under the incident's trace id. Idle capacity — within SLO, but clearly more
+  replicas than the load of the last minutes needs (the brain's `overprovisioned`) — is an
+  incident too, so what a surge called for is given back when it ends (the guard still judges
+  every scale-down);
 - while a proposal for the service waits for approval, or an applied one waits to be verified,
   nothing new is proposed for it; and an action already tried for the incident is not proposed
   again (the next-ranked candidate is taken instead);
@@ -179,7 +182,10 @@ class AutonomousLoop:
                 incident,
             )
             return
-        if health.health is Health.OK:
+        # Within SLO but holding clearly more replicas than the load needs (over the long window):
+        # worth a scale-down, so capacity a surge called for is released when the surge ends.
+        rightsizing = health.health is Health.OK and _cause(health) == "overprovisioned"
+        if health.health is Health.OK and not rightsizing:
             if incident is not None:
                 incident.healthy_steps += 1
                 if incident.healthy_steps < self.close_after:
@@ -191,7 +197,13 @@ class AutonomousLoop:
                         kind="incident_closed",
                         service=str(target),
                         incident_id=incident.id,
-                        message=f"{target} is back within SLO; incident {incident.id} closed",
+                        message=f"{target} is "
+                        + (
+                            "sized for its load"
+                            if incident.cause == "overprovisioned"
+                            else "back within SLO"
+                        )
+                        + f"; incident {incident.id} closed",
                     ),
                     incident,
                 )
