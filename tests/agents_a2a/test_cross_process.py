@@ -5,10 +5,6 @@ its approval end to end; the cluster changes exactly once."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -27,44 +23,20 @@ from quarterdeck.core.clock import ManualClock
 from quarterdeck.core.models import ScaleAction, Target
 from quarterdeck.tools.registry import ToolRegistry
 from tests.agents_a2a.fakes import FakeCluster, FakeGuard, SignalBoard
-from tests.support import free_port
+from tests.support import agent_process, free_port
 
 pytestmark = pytest.mark.anyio
-ROOT = Path(__file__).resolve().parents[2]
 FD = Target(namespace="ml", service="fraud-detector")
 
 
 @pytest.fixture
 def executor_url(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    port = free_port()
     state = tmp_path / "executor"
     state.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "tests.agents_a2a.serve_executor"]
-    proc = subprocess.Popen(
-        [*command, "--port", str(port), "--state", str(state)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/.well-known/agent-card.json", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                out = proc.stdout.read().decode() if proc.stdout else ""
-                pytest.fail(f"executor subprocess did not start:\n{out}")
-            time.sleep(0.1)
+    with agent_process(
+        "tests.agents_a2a.serve_executor", free_port(), "--state", str(state)
+    ) as url:
         yield url, state
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def understand(text: str) -> Intent:

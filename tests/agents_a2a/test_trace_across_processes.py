@@ -3,14 +3,9 @@ steps under the trace of the chat request (or loop pass) that asked it."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from quarterdeck.agents.a2a.wire import Intent, PlanResult
@@ -21,43 +16,19 @@ from quarterdeck.core.clock import ManualClock
 from quarterdeck.core.models import Target
 from quarterdeck.tools.registry import ToolRegistry
 from tests.agents_a2a.fakes import FakeCluster, FakeGuard, SignalBoard
-from tests.support import free_port
+from tests.support import agent_process, free_port
 
 pytestmark = pytest.mark.anyio
-ROOT = Path(__file__).resolve().parents[2]
 FD = Target(namespace="ml", service="fraud-detector")
 
 
 @pytest.fixture
 def observer_url(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
     state = tmp_path / "observer"
     state.mkdir()
-    command = [sys.executable, "-m", "tests.agents_a2a.serve_observer", "--port", str(port)]
-    proc = subprocess.Popen(
-        [*command, "--state", str(state), "--audit", str(tmp_path / "audit.db")],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/.well-known/agent-card.json", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                out = proc.stdout.read().decode() if proc.stdout else ""
-                pytest.fail(f"observer subprocess did not start:\n{out}")
-            time.sleep(0.1)
+    args = ("--state", str(state), "--audit", str(tmp_path / "audit.db"))
+    with agent_process("tests.agents_a2a.serve_observer", free_port(), *args) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture
