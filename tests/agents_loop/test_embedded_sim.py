@@ -36,7 +36,7 @@ async def test_auto_mode_mitigates_verifies_and_closes_the_incident(tmp_path: Pa
         assert kinds[-1] == "incident_closed"
         fd = run.sim.service("ml", "fraud-detector")
         assert fd.spec_replicas > 2
-        # ranker starts with 4 replicas for a load 3 serve: the idle one is given back
+        # ranker starts with 4 replicas where 3 serve its load: the idle one is given back
         assert run.sim.service("ml", "ranker").spec_replicas == 3
         assert run.audit.verify().ok
         calls = [e for e in run.audit.query() if e.kind == "reasoner_call"]

@@ -478,7 +478,7 @@ def diagnose(obs: ServiceObservation, settings: DiagnosisSettings | None = None)
             base,
             cause="overprovisioned",
             severity="ok",
-            summary=f"{obs.spec_replicas} replicas for a load {want} would serve "
+            summary=f"{obs.spec_replicas} replicas where {want} would serve the load "
             f"at {s.target_utilisation:.0%}",
             details=details | {"needed": want},
         )
