@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from quarterdeck.core.models import Target, ToolStatus
+from quarterdeck.core.models import RestartAction, Target, ToolStatus
 from quarterdeck.tools.cluster.sim import SimClusterClient
 from quarterdeck.tools.metrics.sim import SimMetricsSource
 from quarterdeck.tools.reads import ReadContext, register_read_tools
@@ -162,6 +162,20 @@ class TestClusterReads:
         assert result.data["count"] >= 1
         assert "untrusted" in result.data["note"]
         assert all(e["namespace"] == "ml" for e in result.data["events"])
+
+    def test_a_services_events_include_its_pods(self, tmp_path_factory, catalog):
+        """A pod's events name the pod, not the Deployment: a service's events must include them
+        (a lost pod is how the observer tells capacity went missing), and no other service's."""
+        fresh = make_sim(tmp_path_factory, advance=300.0)
+        fresh.apply(Target(namespace="ml", service="ranker"), RestartAction(pods=1))
+        fresh.advance(5.0)
+        registry = registry_for(fresh, catalog)
+        args = {"namespace": "ml", "since": "1m"}
+        ranker = registry.call("list_events", {**args, "service": "ranker"}).data["events"]
+        assert {"Pod", "Deployment"} <= {e["kind"] for e in ranker}
+        assert all(e["name"] == "ranker" or e["name"].startswith("ranker-") for e in ranker)
+        others = registry.call("list_events", {**args, "service": "fraud-detector"}).data
+        assert not any(e["name"].startswith("ranker") for e in others["events"])
 
     def test_rollout_history(self, sim, catalog):
         result = registry_for(sim, catalog).call("rollout_history", RANKER)

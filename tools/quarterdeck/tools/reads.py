@@ -9,6 +9,7 @@ so the guard can refuse stale evidence. Register them with `register_read_tools(
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -113,6 +114,13 @@ class EventsParams(_Params):
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _objects_of(service: str) -> re.Pattern[str]:
+    """Names of the objects a service's events are about: its Deployment, its ReplicaSets
+    (`<name>-<pod-template-hash>`) and their pods (`…-<5 chars>`). A lost or crashing pod is
+    what says capacity went missing, and its events name the pod, not the Deployment."""
+    return re.compile(rf"{re.escape(service)}(-[a-z0-9]{{5,10}}(-[a-z0-9]{{5}})?)?")
 
 
 def _error(tool: str, message: str) -> ToolResult:
@@ -324,7 +332,10 @@ class ReadTools:
     def list_events(self, p: EventsParams) -> ToolResult:
         def run() -> ToolResult:
             since = self.ctx.metrics.now() - parse_duration(p.since)
-            events = self._cluster().events(since=since, namespace=p.namespace, involved=p.service)
+            events = self._cluster().events(since=since, namespace=p.namespace)
+            if p.service is not None:
+                mine = _objects_of(p.service)
+                events = [e for e in events if mine.fullmatch(e.name)]
             shown = events[-p.limit :]
             data = {
                 "events": [e.model_dump() for e in shown],
