@@ -86,3 +86,28 @@ async def test_auto_mode_beats_observing_over_the_whole_flash_sale(tmp_path: Pat
     acted = await _whole_run(tmp_path, LoopMode.AUTO)
     assert acted[0] < 0.5 * watched[0]  # SLO-violation minutes
     assert acted[1] < 0.2 * watched[1]  # failed requests
+
+
+async def test_a_surge_gets_its_next_scale_up_before_the_last_one_is_verified(
+    tmp_path: Path,
+) -> None:
+    """flash-sale triples fraud-detector's load over 2 minutes from t=20m. The loop holds a
+    service while its last action settles (120 s before it is verified), but a load breach that
+    still needs more replicas than are desired takes its next step at the guard's pace (60 s)."""
+    run = build_embedded(
+        SCENARIO, tmp_path / "state", mode=LoopMode.AUTO, audit_key=AuditKey(b"k" * 32)
+    )
+    try:
+        ups: list[float] = []
+        last = run.sim.service("ml", "fraud-detector").spec_replicas
+        while run.sim.now < 1500:
+            run.sim.advance(15)
+            await run.runtime.loop_once()
+            now = run.sim.service("ml", "fraud-detector").spec_replicas
+            if run.sim.now > 1200 and now > last:
+                ups.append(run.sim.now)
+            last = now
+        assert len(ups) >= 2
+        assert ups[1] - ups[0] < 120  # not held for the first step's verification
+    finally:
+        await run.runtime.aclose()

@@ -14,8 +14,10 @@ Rules that hold in every mode:
   incident too, so what a surge called for is given back when it ends (the guard still judges
   every scale-down);
 - while a proposal for the service waits for approval, or an applied one waits to be verified,
-  nothing new is proposed for it; and an action already tried for the incident is not proposed
-  again (the next-ranked candidate is taken instead);
+  nothing new is proposed for it — except that a load breach still needing more replicas than
+  are desired takes its next scale-up without waiting for the last one's verification; and an
+  action already tried for the incident is not proposed again (the next-ranked candidate is
+  taken instead);
 - a service whose signals are missing or stale is left alone, and the loop says so.
 
 The loop is not an agent: it calls the observer, planner and executor through A2A like any other
@@ -140,6 +142,7 @@ class AutonomousLoop:
         self.clock = clock
         self.mode = mode
         self.incidents: dict[Target, Incident] = {}
+        self._settling: set[str] = set()  # services whose only blocker is a verification
         self._said: dict[str, tuple[str, str]] = {}  # service → its last event (kind, message)
         self._pass_trace = "trace-loop-0"  # the trace of the current pass's observer turn
 
@@ -244,6 +247,10 @@ class AutonomousLoop:
             self._emit(out, self._event("reported", incident, health.summary), incident)
             return
         blocker = waiting.get(str(target), waiting.get("*"))
+        if blocker is not None and str(target) in self._settling and _outgrown(health):
+            # A surge still outgrowing the replicas: the next step need not wait two minutes for
+            # the last one's verification (the guard's cooldown still spaces scale-ups).
+            blocker = None
         denied = [t for t in incident.tried.values() if t is not None]
         if blocker is None and denied and out.at - max(denied) < self.pause_after_denial:
             again = max(denied) + self.pause_after_denial
@@ -368,11 +375,14 @@ class AutonomousLoop:
             blockers[str(target)] = (
                 f"proposal {proposal.get('id')} waits for approval; not proposing again"
             )
+        self._settling = set()
         for settling in reply.first("settling") or []:
             if settling.get("service"):
+                service = str(settling["service"])
+                if service not in blockers:
+                    self._settling.add(service)
                 blockers.setdefault(
-                    str(settling["service"]),
-                    f"proposal {settling.get('proposal_id')} was applied and is settling",
+                    service, f"proposal {settling.get('proposal_id')} was applied and is settling"
                 )
         return blockers
 
@@ -417,6 +427,18 @@ def _cause(health: ServiceHealth) -> str | None:
     """The diagnosed cause, from the summary or the brain's diagnosis; None when unexplained."""
     raw = health.cause or (health.diagnosis or {}).get("cause")
     return str(raw) if raw and raw != "none" else None
+
+
+def _outgrown(health: ServiceHealth) -> bool:
+    """An SLO breach from load that needs more replicas than are desired now (not merely a window
+    still showing the overload the last scale-up has since fixed)."""
+    if health.health is not Health.BREACH or _cause(health) != "load":
+        return False
+    details = (health.diagnosis or {}).get("details") or {}
+    if details.get("latency_headroom"):
+        return False  # sized by a p95 the 1-minute window may still carry from before the fix
+    need, have = details.get("needed"), details.get("replicas")
+    return isinstance(need, int | float) and isinstance(have, int | float) and need > have
 
 
 def _key(p: ActionProposal) -> str:
