@@ -27,16 +27,20 @@ async def test_auto_mode_mitigates_verifies_and_closes_the_incident(tmp_path: Pa
             kinds += [e.kind for e in step.events]
             applied += [e for e in step.of_kind("executed") if e.status == "applied"]
         assert kinds[0] == "incident_opened"
-        by_service = {e.service: e for e in applied}
-        assert len(applied) == len(by_service) == 2  # one action per incident
-        fixed = by_service["ml/fraud-detector"]  # under-provisioned at the start: scaled up
-        assert fixed.proposal is not None
-        assert fixed.proposal.kind == "scale"
+        assert len(applied) == 1
+        assert applied[0].service == "ml/fraud-detector"  # under-provisioned at the start
+        assert applied[0].proposal is not None
+        assert applied[0].proposal.kind == "scale"
         assert "verified" in kinds
         assert kinds[-1] == "incident_closed"
         fd = run.sim.service("ml", "fraud-detector")
         assert fd.spec_replicas > 2
-        # ranker starts with 4 replicas where 3 serve its load: the idle one is given back
+        # ranker starts with 4 replicas where 3 serve its load: the idle one is given back once
+        # that has held for the stabilisation window (300 s), not at the first reading
+        assert run.sim.service("ml", "ranker").spec_replicas == 4
+        for _ in range(4):
+            run.sim.advance(30)
+            await run.runtime.loop_once()
         assert run.sim.service("ml", "ranker").spec_replicas == 3
         assert run.audit.verify().ok
         calls = [e for e in run.audit.query() if e.kind == "reasoner_call"]

@@ -43,6 +43,7 @@ from quarterdeck.core.clock import Clock
 from quarterdeck.core.models import ActionProposal, Target
 
 LOOP_PRINCIPAL = "agent:loop"
+STABILISE_S = 300.0  # idle capacity must hold this long before it is given back (HPA default)
 
 
 class LoopMode(StrEnum):
@@ -143,6 +144,7 @@ class AutonomousLoop:
         self.mode = mode
         self.incidents: dict[Target, Incident] = {}
         self._settling: set[str] = set()  # services whose only blocker is a verification
+        self._needs: dict[str, list[tuple[float, int]]] = {}  # service → recent (t, needed)
         self._said: dict[str, tuple[str, str]] = {}  # service → its last event (kind, message)
         self._pass_trace = "trace-loop-0"  # the trace of the current pass's observer turn
 
@@ -187,6 +189,7 @@ class AutonomousLoop:
             return
         # Within SLO but holding clearly more replicas than the load needs (over the long window):
         # worth a scale-down, so capacity a surge called for is released when the surge ends.
+        health = self._stabilised(health, out.at)
         rightsizing = health.health is Health.OK and _cause(health) == "overprovisioned"
         if health.health is Health.OK and not rightsizing:
             if incident is not None:
@@ -259,6 +262,31 @@ class AutonomousLoop:
             self._emit(out, self._event("waiting", incident, blocker), incident)
             return
         await self._propose(health, incident, out)
+
+    def _stabilised(self, health: ServiceHealth, now: float) -> ServiceHealth:
+        """Idle capacity only counts once it has held for `STABILISE_S` (the HPA's scale-down
+        stabilisation), and a scale-down goes no lower than the most replicas any pass in that
+        window said the load needed. Without it a service at the edge of a replica flaps: one
+        noisy reading says one fewer would do, the next pass finds it short and scales up."""
+        diagnosis = health.diagnosis or {}
+        details = diagnosis.get("details") or {}
+        need = details.get("needed")
+        seen = self._needs.setdefault(str(health.target), [])
+        if isinstance(need, int | float):
+            seen.append((now, int(need)))
+        seen[:] = [(t, n) for t, n in seen if now - t <= STABILISE_S]
+        if health.health is not Health.OK or _cause(health) != "overprovisioned":
+            return health
+        replicas = details.get("replicas")
+        floor = max((n for _, n in seen), default=0)
+        held = bool(seen) and now - seen[0][0] >= STABILISE_S - 1e-9
+        if not held or not isinstance(replicas, int | float) or floor >= replicas:
+            # not idle long enough, or not idle at all over the window: nothing to give back
+            return health.model_copy(
+                update={"cause": None, "diagnosis": {**diagnosis, "cause": "none"}}
+            )
+        stable = {**diagnosis, "details": {**details, "needed": floor}}
+        return health.model_copy(update={"diagnosis": stable})
 
     async def _propose(self, health: ServiceHealth, incident: Incident, out: LoopStep) -> None:
         planned = await self._ask(
