@@ -53,35 +53,10 @@ def audit(tmp_path: Path) -> AuditLog:
 
 
 @pytest.fixture
-def make_executor(  # noqa: PLR0917 - pytest passes fixtures positionally
-    tmp_path: Path,
-    clock: ManualClock,
-    cluster: FakeCluster,
-    guard: FakeGuard,
-    board: SignalBoard,
-    audit: AuditLog,
-) -> Iterator[MakeExecutor]:
-    """Builds an ExecutorService on `tmp_path/state`; call again to simulate a restart."""
-    made: list[ExecutorService] = []
-
-    def make(
-        hooks: ExecutorHooks | None = None, settings: ExecutorSettings | None = None
-    ) -> ExecutorService:
-        deps = ExecutorDeps(
-            guard=guard,
-            cluster=cluster,
-            signals=board.read,
-            audit=audit,
-            clock=clock,
-            hooks=hooks or ExecutorHooks(),
-        )
-        svc = ExecutorService(deps, tmp_path / "state", settings or ExecutorSettings(settle_s=60))
-        made.append(svc)
-        return svc
-
-    yield make
-    for svc in made:
-        svc.close()
+def make_executor(cluster: FakeCluster, make_executor_on: MakeExecutorOn) -> MakeExecutor:
+    """Builds an ExecutorService on `tmp_path/state` over the fake cluster; call again to
+    simulate a restart."""
+    return make_executor_on(cluster)
 
 
 @pytest.fixture
