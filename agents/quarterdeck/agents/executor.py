@@ -60,7 +60,7 @@ from quarterdeck.core.models import (
     Target,
     Verdict,
 )
-from quarterdeck.policies.context import GuardContext, ServiceState
+from quarterdeck.policies.context import GuardContext
 from quarterdeck.tools.cluster.base import ApplyResult, ClusterClient, RestartMarking
 
 ExecMode = Literal["auto", "approve"]
@@ -197,21 +197,6 @@ class _State(TypedDict, total=False):
     approved_by: str
     outcome: dict[str, Any]
     verification: dict[str, Any]
-
-
-def observed(action: Action, state: ServiceState | None) -> bool | None:
-    """Whether the cluster shows `action`'s desired state (None when that cannot be observed)."""
-    if state is None:
-        return None
-    if isinstance(action, ScaleAction):
-        return state.replicas == action.replicas
-    if isinstance(action, RouteAction):
-        return state.effective_weights() == action.weights
-    if isinstance(action, RollbackAction):
-        if action.to_version is not None:
-            return state.current_version == action.to_version
-        return None
-    return None
 
 
 class ExecutorService:
