@@ -29,6 +29,7 @@ from quarterdeck.agents.brain.diagnosis import Diagnosis, DiagnosisSettings, dia
 from quarterdeck.agents.brain.incidents import IncidentBook
 from quarterdeck.agents.brain.observation import ServiceObservation
 from quarterdeck.agents.brain.planner import Candidate, plan, to_proposals
+from quarterdeck.agents.brain.stabilise import RecentNeeds
 from quarterdeck.agents.sim_observe import SimObserver
 from quarterdeck.core.models import ActionProposal, Decision, Target
 from quarterdeck.policies import (
@@ -73,7 +74,7 @@ class AgentController:
         self._observer = SimObserver()
         self._book = IncidentBook()
         self._applied: dict[tuple[str, str], float] = {}  # (service, kind) -> applied at
-        self._needs: dict[str, list[tuple[float, int]]] = {}  # service -> recent (t, needed)
+        self._needs = RecentNeeds(self.settings.stabilise_s)
         self._denied = 0
         self._approvals = 0
         self._seq = 0
@@ -146,13 +147,12 @@ class AgentController:
         """A scale-down goes no lower than the most replicas the load needed over the last
         `stabilise_s` (the HPA's scale-down stabilisation window)."""
         need = diag.details.get("needed")
-        hist = self._needs.setdefault(str(diag.target), [])
-        if isinstance(need, int) and diag.cause != "overprovisioned":
-            hist.append((now, need))
-        hist[:] = [(t, n) for t, n in hist if now - t <= self.settings.stabilise_s]
-        if diag.cause != "overprovisioned" or not hist or not isinstance(need, int):
+        service = str(diag.target)
+        counted = isinstance(need, int) and diag.cause != "overprovisioned"
+        self._needs.note(service, now, need if counted else None)
+        floor = self._needs.floor(service)
+        if diag.cause != "overprovisioned" or floor is None or not isinstance(need, int):
             return diag
-        floor = max(n for _, n in hist)
         if floor <= need:
             return diag
         return replace(diag, details=diag.details | {"needed": floor})

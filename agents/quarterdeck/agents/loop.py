@@ -38,6 +38,7 @@ from quarterdeck.agents.a2a.cards import EXECUTOR, OBSERVER, PLANNER
 from quarterdeck.agents.a2a.client import AgentError, Reply
 from quarterdeck.agents.a2a.transport import AgentNetwork
 from quarterdeck.agents.a2a.wire import DiagnoseResult, Health, PlanResult, ServiceHealth
+from quarterdeck.agents.brain.stabilise import RecentNeeds
 from quarterdeck.agents.executor import AuditSink
 from quarterdeck.core.clock import Clock
 from quarterdeck.core.models import ActionProposal, Target
@@ -144,7 +145,7 @@ class AutonomousLoop:
         self.mode = mode
         self.incidents: dict[Target, Incident] = {}
         self._settling: set[str] = set()  # services whose only blocker is a verification
-        self._needs: dict[str, list[tuple[float, int]]] = {}  # service → recent (t, needed)
+        self._needs = RecentNeeds(STABILISE_S)  # what each service needed, for scale-downs
         self._said: dict[str, tuple[str, str]] = {}  # service → its last event (kind, message)
         self._pass_trace = "trace-loop-0"  # the trace of the current pass's observer turn
 
@@ -271,15 +272,13 @@ class AutonomousLoop:
         diagnosis = health.diagnosis or {}
         details = diagnosis.get("details") or {}
         need = details.get("needed")
-        seen = self._needs.setdefault(str(health.target), [])
-        if isinstance(need, int | float):
-            seen.append((now, int(need)))
-        seen[:] = [(t, n) for t, n in seen if now - t <= STABILISE_S]
+        service = str(health.target)
+        self._needs.note(service, now, int(need) if isinstance(need, int | float) else None)
         if health.health is not Health.OK or _cause(health) != "overprovisioned":
             return health
         replicas = details.get("replicas")
-        floor = max((n for _, n in seen), default=0)
-        held = bool(seen) and now - seen[0][0] >= STABILISE_S - 1e-9
+        floor = self._needs.floor(service) or 0
+        held = self._needs.held(service, now)
         if not held or not isinstance(replicas, int | float) or floor >= replicas:
             # not idle long enough, or not idle at all over the window: nothing to give back
             return health.model_copy(
