@@ -117,6 +117,9 @@ class Simulator:
         self._timers: list[tuple[float, int, str, str, float]] = []  # (t, seq, kind, ref, value)
         self._timer_seq = 0
         self._dirty: set[int] = set()
+        # (namespace, name) → the restartedAt stamp of the service's last stamped rolling restart:
+        # Deployment template state the workload model has no other place for.
+        self._restart_stamps: dict[tuple[str, str], str] = {}
         self._init_lanes()
         self._init_rings()
         self._init_pods()
@@ -692,6 +695,15 @@ class Simulator:
         return times, self.load.expected(times, only=i)[:, 0]
 
     # -- act ----------------------------------------------------------------------------------
+
+    def restart_stamp(self, namespace: str, name: str) -> str | None:
+        """The `kubectl.kubernetes.io/restartedAt` stamp last written for the service, if any."""
+        return self._restart_stamps.get((namespace, name))
+
+    def stamp_restart(self, namespace: str, name: str, stamp: str) -> None:
+        """Record the restartedAt stamp a rolling restart carried (the Kubernetes facade shows it
+        on the Deployment's template; a client re-applying the same stamp restarts nothing)."""
+        self._restart_stamps[(namespace, name)] = stamp
 
     def apply(self, target: Target, action: Action) -> ApplyOutcome:
         """Applies one action now. Raises InvalidAction (with the reason) and changes nothing if

@@ -7,7 +7,6 @@ The caller owns the simulator and must not advance it concurrently with calls on
 
 from __future__ import annotations
 
-import weakref
 from typing import TYPE_CHECKING
 
 from quarterdeck.core.models import Action, RestartAction, RollbackAction, Target
@@ -29,13 +28,6 @@ if TYPE_CHECKING:
 
 # Cluster-scoped objects' events (nodes) are filed here, as the API server does.
 CLUSTER_EVENTS_NAMESPACE = "default"
-
-# The simulator has no pod-template annotations, so the restartedAt marker of each service's last
-# marked restart is kept here, beside the simulator it belongs to (every client of one simulator
-# sees the same markers; they go when the simulator does).
-_RESTART_MARKERS: weakref.WeakKeyDictionary[Simulator, dict[tuple[str, str], str]] = (
-    weakref.WeakKeyDictionary()
-)
 
 
 class SimClusterClient:
@@ -168,7 +160,7 @@ class SimClusterClient:
 
     def restart_marker(self, target: Target) -> str | None:
         self._service(target)
-        return _RESTART_MARKERS.get(self.sim, {}).get((target.namespace, target.service))
+        return self.sim.restart_stamp(target.namespace, target.service)
 
     def restart_marked(self, target: Target, marker: str) -> ApplyResult:
         if self.restart_marker(target) == marker:
@@ -179,7 +171,7 @@ class SimClusterClient:
                 message=f"already restarted ({marker})",
             )
         result = self.apply(target, RestartAction())
-        _RESTART_MARKERS.setdefault(self.sim, {})[(target.namespace, target.service)] = marker
+        self.sim.stamp_restart(target.namespace, target.service, marker)
         return result
 
     def is_online(self) -> bool:

@@ -106,7 +106,7 @@ def deployment(
     sv: ServiceView, revisions: list[RevisionView], epoch: float, restarted_at: str | None = None
 ) -> Obj:
     """The Deployment; `restarted_at` is the last `kubectl rollout restart` stamp written to its
-    template (the simulator has no templates, so the facade remembers it)."""
+    template (`Simulator.restart_stamp`)."""
     current = current_revision(revisions)
     updated = current.replicas
     ready = sv.ready_replicas

@@ -284,7 +284,7 @@ class KubeApi:
         if any(isinstance(a, RestartAction) and a.pods is None for a in actions):
             stamp = restarted_at(wanted)
             if stamp is not None:
-                self.state.note_restart(namespace, name, stamp)
+                self.state.sim.stamp_restart(namespace, name, stamp)
         return JSONResponse(self.state.deployment(namespace, name))
 
     async def get_scale(self, request: Request) -> Response:

@@ -27,10 +27,6 @@ class KubeState:
         # Events never change once emitted (the log is append-only), so each is rendered once.
         self._events: list[Obj] = []
         self._events_of: int | None = None  # id() of the simulator they were rendered from
-        # The restartedAt stamp last written to each Deployment's template, per simulator: the
-        # simulator keeps no templates, and a client that stamps a restart must read it back
-        # (the API server keeps it, and `rollout restart` with the same stamp is a no-op).
-        self._restarted: dict[tuple[int, str, str], str] = {}
 
     @property
     def sim(self) -> Simulator:
@@ -66,7 +62,7 @@ class KubeState:
                     sv,
                     sim.revisions(sv.namespace, sv.name),
                     sim.epoch,
-                    self._restarted.get((id(sim), sv.namespace, sv.name)),
+                    sim.restart_stamp(sv.namespace, sv.name),
                 )
                 for sv in self._services(namespace)
             ]
@@ -80,13 +76,9 @@ class KubeState:
                 sv,
                 sim.revisions(namespace, name),
                 sim.epoch,
-                self._restarted.get((id(sim), namespace, name)),
+                sim.restart_stamp(namespace, name),
             )
         )
-
-    def note_restart(self, namespace: str, name: str, stamp: str) -> None:
-        """Remember the restartedAt `stamp` a write put on the Deployment's template."""
-        self._restarted[(id(self.sim), namespace, name)] = stamp
 
     def replica_sets(self, namespace: str | None = None) -> list[Obj]:
         sim = self.sim
