@@ -131,22 +131,30 @@ def _pump(stream: Any, into: queue.Queue[str | None]) -> None:
     into.put(None)
 
 
-def start_server(tmp: Path, *args: str, auth: bool = True) -> Served:
+def start_server(
+    tmp: Path, *args: str, auth: bool = True, env: dict[str, str] | None = None
+) -> Served:
     """`quarterdeck serve --port 0 …` in a subprocess (with the test's auth file unless
-    `auth=False`); waits until it prints its URL."""
+    `auth=False`, and `env` added to the environment); waits until it prints its URL."""
     tmp.mkdir(parents=True, exist_ok=True)
     state = tmp / "state"
     key_file = tmp / "audit.key"
     auth_file = write_auth_file(tmp / "auth.yaml")
     err_path = tmp / "serve.stderr"
-    env = {**os.environ, "QUARTERDECK_AUDIT_KEY_FILE": str(key_file), "PYTHONUNBUFFERED": "1"}
-    env.pop("QUARTERDECK_AUDIT_KEY", None)
+    # The test decides the server's audit key and LLM settings, not the shell that runs pytest.
+    inherited = {
+        k: v
+        for k, v in os.environ.items()
+        if k != "QUARTERDECK_AUDIT_KEY" and not k.startswith("QUARTERDECK_LLM_")
+    }
+    proc_env = inherited | {"QUARTERDECK_AUDIT_KEY_FILE": str(key_file), "PYTHONUNBUFFERED": "1"}
+    proc_env |= env or {}
     cmd = [sys.executable, "-m", "quarterdeck.cli.main", "serve", "--host", "127.0.0.1"]
     cmd += ["--port", "0", "--state-dir", str(state), *args]
     if auth:
         cmd += ["--auth", str(auth_file)]
     with err_path.open("w") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=env)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=proc_env)
     lines: queue.Queue[str | None] = queue.Queue()
     threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True).start()
     seen: list[str] = []
@@ -189,8 +197,8 @@ def serve(tmp_path: Path) -> Iterator[StartServer]:
     """Start servers with `serve(*flags)`; each is stopped (SIGTERM) after the test."""
     running: list[Served] = []
 
-    def start(*args: str, auth: bool = True) -> Served:
-        s = start_server(tmp_path / f"server-{len(running)}", *args, auth=auth)
+    def start(*args: str, auth: bool = True, env: dict[str, str] | None = None) -> Served:
+        s = start_server(tmp_path / f"server-{len(running)}", *args, auth=auth, env=env)
         running.append(s)
         return s
 

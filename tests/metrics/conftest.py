@@ -45,6 +45,7 @@ class FixedSim:
     series: FixedStore
     now: float
     epoch: float = 1_700_000_000.0
+    lock: threading.RLock = field(default_factory=threading.RLock)
 
 
 T = np.arange(0.0, 121.0, 10.0)  # 13 samples, every 10 s, t = 0..120

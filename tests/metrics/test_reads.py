@@ -50,6 +50,7 @@ class AheadOfItsData:
 
     def __init__(self, sim, ahead: float) -> None:
         self.series, self.epoch, self.now = sim.series, sim.epoch, sim.now + ahead
+        self.lock = sim.lock
 
 
 def expected_health(sim, ns: str, name: str) -> str:

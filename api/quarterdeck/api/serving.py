@@ -34,6 +34,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
 from quarterdeck.agents.loop import LoopMode
+from quarterdeck.agents.reasoning.openai_compat import LLMSettings, make_reasoner
 from quarterdeck.agents.runtime import Runtime
 from quarterdeck.api.app import create_app
 from quarterdeck.api.auth import Authenticator, Principal, Role, new_token
@@ -75,6 +76,9 @@ class ServeSettings(BaseModel):
         default=None, description="kube: plain API server URL (kubectl proxy); overrides kubeconfig"
     )
     prometheus_url: str | None = Field(default=None, description="kube: Prometheus base URL")
+    llm: LLMSettings | None = Field(
+        default=None, description="the OpenAI-compatible model the agents use (None: embedded)"
+    )
 
 
 @dataclass
@@ -170,6 +174,7 @@ def _build_sim(
             audit_key=audit_key,
             seed=settings.seed,
             audit_path=settings.state_dir / "audit.db",
+            reasoner=make_reasoner(settings.llm) if settings.llm is not None else None,
             # Sim time `start_at_s` is now, so audit entries (and freeze windows) read as real
             # times; they run ahead of the wall clock at speeds above 1.
             epoch=float(math.floor(time.time())) - settings.start_at_s,
@@ -240,7 +245,7 @@ def _build_kube(
     state_dir.mkdir(parents=True, exist_ok=True)
     audit = AuditLog(audit_path, audit_key, clock=clock, epoch=0.0)
     deps = RuntimeDeps(
-        reasoner=None,
+        reasoner=make_reasoner(settings.llm) if settings.llm is not None else None,
         registry=registry,
         cluster=cluster,
         metrics=metrics,

@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from quarterdeck.cli.errors import bad_input, stderr
+from quarterdeck.cli.reasoner_opts import REASONER_HELP, llm_settings
 from quarterdeck.core.heap import freeze_startup_heap
 
 if TYPE_CHECKING:
     from quarterdeck.agents.embedded import Embedded
     from quarterdeck.agents.loop import LoopMode, LoopStep
+    from quarterdeck.agents.reasoning.openai_compat import LLMSettings
     from quarterdeck.audit import AuditKey
 
 MODES = ("observe", "suggest", "approve", "auto")
@@ -48,9 +50,11 @@ def _embedded(
     mode: LoopMode,
     key_file: Path | None,
     seed: int | None,
+    llm: LLMSettings | None = None,
 ) -> Embedded:
     """The simulator from `scenario` and the agents on it; bad input exits 2 with the reason."""
     from quarterdeck.agents.embedded import build_embedded
+    from quarterdeck.agents.reasoning.openai_compat import make_reasoner
     from quarterdeck.cli.sim_cmd import default_scenario
     from quarterdeck.policies.loader import PolicyLoadError
     from quarterdeck.sim.scenario import ScenarioError
@@ -71,6 +75,7 @@ def _embedded(
             audit_key=_audit_key(key_file),
             seed=seed,
             audit_path=state_dir / "audit.db",
+            reasoner=make_reasoner(llm) if llm is not None else None,
         )
     except (ScenarioError, PolicyLoadError, CatalogError) as e:
         bad_input(str(e))
@@ -131,6 +136,11 @@ def loop_cmd(
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.", min=0)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="Print only steps with events.")] = False,
+    reasoner: Annotated[str, typer.Option("--reasoner", help=REASONER_HELP)] = "embedded",
+    llm_url: Annotated[
+        str | None, typer.Option("--llm-url", help="openai: the server's …/v1 base URL.")
+    ] = None,
+    llm_model: Annotated[str | None, typer.Option("--llm-model", help="openai: the model.")] = None,
 ) -> None:
     """Run the autonomous loop on a simulated cluster: every interval, observe every service and
     act per the mode (observe: report; suggest: propose, apply nothing; approve: wait for a
@@ -146,8 +156,9 @@ def loop_cmd(
         bad_input(f"--interval: {e}")
     if every <= 0:
         bad_input("--interval must be positive")
+    llm = llm_settings(reasoner, url=llm_url, model=llm_model)
     run = _embedded(
-        scenario, state_dir=state_dir, mode=LoopMode(mode), key_file=key_file, seed=seed
+        scenario, state_dir=state_dir, mode=LoopMode(mode), key_file=key_file, seed=seed, llm=llm
     )
     freeze_startup_heap()
     asyncio.run(_run_loop(run, every, steps, quiet))

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from quarterdeck.cli.errors import bad_input
+from quarterdeck.cli.reasoner_opts import REASONER_HELP, describe, llm_settings
 from quarterdeck.core.heap import freeze_startup_heap
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ def _announce(server: Server, base: str) -> None:
     lines = [f"Quarterdeck serving {what}; {loop}"]
     found = urls(base)
     lines += [
+        f"  reasoner   {describe(s.llm)}",
         f"  REST API   {found['api']}   (OpenAPI docs: {found['docs']})",
         f"  health     {found['health']}   metrics: {found['metrics']}",
         f"  agents     {found['a2a']}",
@@ -159,6 +161,11 @@ def serve_cmd(
     log_level: Annotated[
         str, typer.Option("--log-level", help="uvicorn's log level (warning, info, debug).")
     ] = "warning",
+    reasoner: Annotated[str, typer.Option("--reasoner", help=REASONER_HELP)] = "embedded",
+    llm_url: Annotated[
+        str | None, typer.Option("--llm-url", help="openai: the server's …/v1 base URL.")
+    ] = None,
+    llm_model: Annotated[str | None, typer.Option("--llm-model", help="openai: the model.")] = None,
 ) -> None:
     """Serve the REST API and the agents, with the autonomous loop running every interval in the
     chosen mode. `--target sim` (default) runs the embedded simulator in real time × speed;
@@ -195,6 +202,7 @@ def serve_cmd(
                 bad_input(f"{flag} is for --target kube; the sim target has its own cluster")
     elif scenario is not None or seed is not None or start_at != "0s" or speed != 1.0:
         bad_input("--scenario, --seed, --start-at and --speed are for --target sim")
+    llm = llm_settings(reasoner, url=llm_url, model=llm_model)
     try:
         settings = ServeSettings(
             target="sim" if target == "sim" else "kube",
@@ -210,6 +218,7 @@ def serve_cmd(
             context=context,
             kube_url=kube_url,
             prometheus_url=prometheus_url,
+            llm=llm,
         )
     except ValidationError as e:
         first = e.errors()[0]

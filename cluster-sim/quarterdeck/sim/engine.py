@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import heapq
 import math
+import threading
 from typing import Any
 
 import numpy as np
@@ -101,6 +102,11 @@ class Simulator:
         self.duration = scenario.duration
         self.n_ticks = ticks(scenario)
         self.clock = ManualClock(0.0)
+        # One simulator is one world: `advance`, `apply` and `fork` hold this lock, and readers
+        # that may run beside them on another thread (agents thinking in worker threads while a
+        # server's driver advances the clock) hold it around each read. Re-entrant, so a reader
+        # may call `fork` under it. Uncontended in single-threaded use (bench, runner).
+        self.lock = threading.RLock()
         self._i = 0  # ticks done
         self.rng = np.random.default_rng(self.seed)
         self.log = EventLog()
@@ -241,6 +247,17 @@ class Simulator:
         self._active_lanes = np.array(sorted(self._lane_cols), dtype=np.intp)
         self._write_cols = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        # A lock does not copy or pickle: a copy (a fork, an unpickled simulator) is a world of
+        # its own and gets its own lock.
+        state = self.__dict__.copy()
+        del state["lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.lock = threading.RLock()
+
     # -- the clock ----------------------------------------------------------------------------
 
     @property
@@ -267,21 +284,23 @@ class Simulator:
 
     def fork(self) -> Simulator:
         """An independent copy (state, RNG, history, series); advancing it leaves self untouched."""
-        memo: dict[int, Any] = {id(self.scenario): self.scenario}
-        for spec in [*self.scenario.services, *self.scenario.events]:  # immutable: shared
-            memo[id(spec)] = spec
-        for view in [*self._views.values(), *self._pod_views.values()]:  # frozen: shared too
-            memo[id(view)] = view
-        return copy.deepcopy(self, memo)
+        with self.lock:
+            memo: dict[int, Any] = {id(self.scenario): self.scenario}
+            for spec in [*self.scenario.services, *self.scenario.events]:  # immutable: shared
+                memo[id(spec)] = spec
+            for view in [*self._views.values(), *self._pod_views.values()]:  # frozen: shared
+                memo[id(view)] = view
+            return copy.deepcopy(self, memo)
 
     def _advance_ticks(self, n: int) -> None:
-        end = min(self.n_ticks, self._i + max(0, n))
-        while self._i < end:
+        with self.lock:
+            end = min(self.n_ticks, self._i + max(0, n))
+            while self._i < end:
+                self._settle()
+                k = min(end - self._i, MAX_BLOCK, self._ticks_to_next_change())
+                self._run_block(max(1, k))
+                self.clock.set(self.now)
             self._settle()
-            k = min(end - self._i, MAX_BLOCK, self._ticks_to_next_change())
-            self._run_block(max(1, k))
-            self.clock.set(self.now)
-        self._settle()
 
     def _ticks_to_next_change(self) -> int:
         nxt = math.inf
@@ -703,7 +722,8 @@ class Simulator:
     def stamp_restart(self, namespace: str, name: str, stamp: str) -> None:
         """Record the restartedAt stamp a rolling restart carried (the Kubernetes facade shows it
         on the Deployment's template; a client re-applying the same stamp restarts nothing)."""
-        self._restart_stamps[(namespace, name)] = stamp
+        with self.lock:
+            self._restart_stamps[(namespace, name)] = stamp
 
     def apply(self, target: Target, action: Action) -> ApplyOutcome:
         """Applies one action now. Raises InvalidAction (with the reason) and changes nothing if

@@ -10,6 +10,7 @@ coordinator can run a request and its approval end to end.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -120,7 +121,7 @@ class CoordinatorAgent(AgentExecutor):
             "request", {"channel": "chat", "text": text}, principal=principal, trace_id=trace
         )
         with traced(trace):
-            intent = self._understand(text)
+            intent = await asyncio.to_thread(self._understand, text)
         await self._say(up, f"understood: {intent.explanation or intent.kind}", {"intent": intent})
         if intent.kind == "unknown":
             text = intent.explanation or (

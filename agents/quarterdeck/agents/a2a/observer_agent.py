@@ -1,11 +1,14 @@
 """The observer agent's A2A face: `{"skill": "diagnose"}` in, `DiagnoseResult` out (one message).
 
 The diagnosis itself is injected (`Diagnoser`): the runtime passes the brain's; tests pass a
-scripted one. A diagnoser that raises is reported in words, never as a crashed task.
+scripted one. A diagnoser that raises is reported in words, never as a crashed task. It runs in a
+worker thread: a reasoner waiting seconds on an LLM must not stall the server's event loop (the
+tools it reads through take the simulator's lock, so the driver cannot advance mid-read).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 
 from a2a.server.agent_execution import AgentExecutor, RequestContext
@@ -37,7 +40,7 @@ class ObserverAgent(AgentExecutor):
         try:
             request = DiagnoseRequest.model_validate(payload)
             with traced(payload.get("trace_id")):  # the caller's incident or request
-                services = self._diagnose(request.services)
+                services = await asyncio.to_thread(self._diagnose, request.services)
         except ValidationError as exc:
             await event_queue.enqueue_event(reply_message(context, f"invalid request: {exc}"))
             return

@@ -1,8 +1,10 @@
 """The planner agent's A2A face: `{"skill": "plan", "health": ServiceHealth}` in, ranked
-`ActionProposal`s out (one message). The planning itself (`Planner`) is injected."""
+`ActionProposal`s out (one message). The planning itself (`Planner`) is injected and runs in a
+worker thread, like the observer's diagnosis (an LLM turn must not stall the event loop)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from a2a.server.agent_execution import AgentExecutor, RequestContext
@@ -33,7 +35,7 @@ class PlannerAgent(AgentExecutor):
         try:
             request = PlanRequest.model_validate(payload)
             with traced(payload.get("trace_id")):  # the caller's incident or request
-                result = self._plan(request.health)
+                result = await asyncio.to_thread(self._plan, request.health)
         except ValidationError as exc:
             await event_queue.enqueue_event(reply_message(context, f"invalid request: {exc}"))
             return

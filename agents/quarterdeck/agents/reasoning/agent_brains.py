@@ -58,6 +58,13 @@ def _why(outcome: AgentOutcome) -> str:
     return f"{outcome.reasoner} stopped ({outcome.stopped}): {outcome.error or outcome.text}"
 
 
+def _every_service(cluster: ClusterClient) -> list[Target]:
+    try:
+        return [d.target for d in cluster.deployments()]
+    except ClusterError:
+        return []
+
+
 def reasoner_brains(
     reasoner: Reasoner,
     registry: ToolRegistry,
@@ -79,9 +86,11 @@ def reasoner_brains(
         outcome = turn("observer", AgentTask(text=text, data=data, tool_kinds=("read",)))
         raw = (outcome.payload or {}).get("diagnoses")
         if not outcome.ok or not isinstance(raw, list):
+            # Every service asked about (all of them when none was named) reads as no data,
+            # saying why: "the LLM is unreachable" must not pass for "no signals".
             return [
                 ServiceHealth(target=t, health=Health.NO_DATA, summary=_why(outcome))
-                for t in wanted
+                for t in wanted or _every_service(cluster)
             ]
         out = []
         for item in raw:

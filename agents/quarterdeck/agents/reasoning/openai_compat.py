@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import openai
@@ -57,12 +58,19 @@ PAYLOAD_HINTS = {
 }
 
 
+ENV_PREFIX = "QUARTERDECK_LLM_"
+
+
 class LLMSettings(BaseModel):
     """Where and how to reach the model. Immutable; the key never prints."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    base_url: str = Field(default="https://api.openai.com/v1", description="…/v1 of the server")
+    base_url: str = Field(
+        default="https://api.openai.com/v1",
+        pattern=r"^https?://[^\s/]+",
+        description="…/v1 of the server (an http:// or https:// URL)",
+    )
     model: str = Field(default="gpt-4o-mini", min_length=1)
     api_key: SecretStr = Field(default=SecretStr(""), description="empty for local servers")
     timeout_s: float = Field(default=30.0, gt=0, description="per request")
@@ -74,13 +82,20 @@ class LLMSettings(BaseModel):
     )
 
     @classmethod
-    def from_env(cls, env: dict[str, str], prefix: str = "QUARTERDECK_LLM_") -> LLMSettings:
-        """Settings from variables such as QUARTERDECK_LLM_BASE_URL / _MODEL / _API_KEY."""
+    def from_env(
+        cls,
+        env: Mapping[str, str],
+        prefix: str = ENV_PREFIX,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> LLMSettings:
+        """Settings from variables such as QUARTERDECK_LLM_BASE_URL / _MODEL / _API_KEY, with
+        `overrides` (e.g. command-line flags) on top. Raises pydantic's ValidationError."""
         values: dict[str, Any] = {}
         for name in cls.model_fields:
             key = prefix + name.upper()
             if key in env:
                 values[name] = env[key]
+        values.update({k: v for k, v in (overrides or {}).items() if v is not None})
         return cls.model_validate(values)
 
 

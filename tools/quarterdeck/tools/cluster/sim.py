@@ -2,7 +2,8 @@
 
 It answers exactly what the `kube` adapter answers over the simulator's HTTP facade (the
 contract tests hold both to it), except that times are sim seconds instead of Unix seconds.
-The caller owns the simulator and must not advance it concurrently with calls on this client.
+Each call holds the simulator's lock, so it may run on another thread than the one advancing
+the simulator.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 from quarterdeck.core.models import Action, RestartAction, RollbackAction, Target
 from quarterdeck.sim.errors import InvalidAction, NotFound
 from quarterdeck.sim.views import ServiceView
+from quarterdeck.sim.world import holding_sim_lock
 from quarterdeck.tools.cluster.base import (
     ApplyResult,
     ClusterEvent,
@@ -66,6 +68,7 @@ class SimClusterClient:
             max_replicas=sv.max_replicas,
         )
 
+    @holding_sim_lock
     def deployments(self, namespace: str | None = None) -> list[Deployment]:
         if namespace is not None:
             self._check_namespace(namespace)
@@ -76,9 +79,11 @@ class SimClusterClient:
         ]
         return sorted(values, key=lambda d: (d.namespace, d.name))
 
+    @holding_sim_lock
     def deployment(self, target: Target) -> Deployment:
         return self._deployment(self._service(target))
 
+    @holding_sim_lock
     def revisions(self, target: Target) -> list[Revision]:
         self._service(target)
         return [
@@ -93,6 +98,7 @@ class SimClusterClient:
             for rv in self.sim.revisions(target.namespace, target.service)
         ]
 
+    @holding_sim_lock
     def pods(self, namespace: str | None = None, service: str | None = None) -> list[Pod]:
         if namespace is not None:
             self._check_namespace(namespace)
@@ -112,6 +118,7 @@ class SimClusterClient:
         ]
         return sorted(values, key=lambda p: (p.namespace, p.name))
 
+    @holding_sim_lock
     def events(
         self,
         *,
@@ -143,9 +150,11 @@ class SimClusterClient:
             )
         return values
 
+    @holding_sim_lock
     def route_weights(self, target: Target) -> dict[str, int]:
         return dict(self._service(target).route_weights)
 
+    @holding_sim_lock
     def apply(self, target: Target, action: Action) -> ApplyResult:
         self._service(target)
         applied: Action = action
@@ -158,10 +167,12 @@ class SimClusterClient:
             raise InvalidRequest(f"{action.kind} {target}: {error.reason}") from None
         return ApplyResult(target=target, action=action, applied=True, message=outcome.message)
 
+    @holding_sim_lock
     def restart_marker(self, target: Target) -> str | None:
         self._service(target)
         return self.sim.restart_stamp(target.namespace, target.service)
 
+    @holding_sim_lock
     def restart_marked(self, target: Target, marker: str) -> ApplyResult:
         if self.restart_marker(target) == marker:
             return ApplyResult(

@@ -8,7 +8,8 @@ milliseconds (the benchmark and the agent loop use it). Times are sim seconds.
 from __future__ import annotations
 
 import math
-from typing import Protocol
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -19,6 +20,7 @@ from quarterdeck.sim.wire.promql import (
     instant_query,
     range_query,
 )
+from quarterdeck.sim.world import holding_sim_lock
 from quarterdeck.tools.metrics.base import QueryError, RangeSeries, Sample, fresh
 
 DEFAULT_MAX_AGE_S = 120.0
@@ -31,6 +33,8 @@ class _Sim(Protocol):
     def epoch(self) -> float: ...
     @property
     def now(self) -> float: ...
+    @property
+    def lock(self) -> AbstractContextManager[Any]: ...
 
 
 class SimMetricsSource:
@@ -43,6 +47,7 @@ class SimMetricsSource:
     def now(self) -> float:
         return float(self.sim.now)
 
+    @holding_sim_lock
     def query(self, promql: str, at: float | None = None) -> list[Sample]:
         when = self.now() if at is None else at
         try:
@@ -51,6 +56,7 @@ class SimMetricsSource:
             raise QueryError(e.message, error_type=e.error_type) from e
         return fresh(_samples(result), when, self.max_age_s)
 
+    @holding_sim_lock
     def query_range(self, promql: str, start: float, end: float, step: float) -> list[RangeSeries]:
         if not step > 0 or not math.isfinite(step):
             raise QueryError(f"step must be a positive number of seconds, got {step!r}")

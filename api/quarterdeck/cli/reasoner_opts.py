@@ -1,0 +1,68 @@
+"""`--reasoner embedded|openai` for the commands that run agents (`serve`, `loop`).
+
+The embedded reasoner is the default: no key, no network. `openai` drives the same agents with
+any OpenAI-compatible server; where and how comes from `QUARTERDECK_LLM_*` variables
+(BASE_URL, MODEL, API_KEY, TIMEOUT_S, MAX_RETRIES, MAX_TOKENS_PER_STEP, TEMPERATURE,
+FALLBACK_TO_EMBEDDED), with `--llm-url` / `--llm-model` on top. The key is read from the
+environment only, never from a flag, so it does not show in `ps` or shell history.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from quarterdeck.cli.errors import bad_input
+
+if TYPE_CHECKING:
+    from quarterdeck.agents.reasoning.openai_compat import LLMSettings
+
+REASONERS = ("embedded", "openai")
+REASONER_HELP = "embedded (default: no key, no network) or openai (QUARTERDECK_LLM_* variables)."
+
+
+def llm_settings(
+    reasoner: str,
+    *,
+    url: str | None,
+    model: str | None,
+    env: Mapping[str, str] | None = None,
+) -> LLMSettings | None:
+    """None for the embedded reasoner; the LLM's settings for `openai`. Bad input exits 2 naming
+    the flag or variable at fault."""
+    from pydantic import ValidationError
+
+    from quarterdeck.agents.reasoning.openai_compat import ENV_PREFIX, LLMSettings
+
+    if reasoner not in REASONERS:
+        bad_input(f"--reasoner: unknown reasoner {reasoner!r}; expected one of: embedded, openai")
+    if reasoner == "embedded":
+        if url is not None or model is not None:
+            bad_input("--llm-url and --llm-model are for --reasoner openai")
+        return None
+    flags = {"base_url": url, "model": model}
+    try:
+        return LLMSettings.from_env(os.environ if env is None else env, overrides=flags)
+    except ValidationError as e:
+        first = e.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        where = (
+            {"base_url": "--llm-url", "model": "--llm-model"}[field]
+            if flags.get(field) is not None
+            else ENV_PREFIX + field.upper()
+        )
+        why = (
+            "expected an http:// or https:// URL"
+            if first["type"] == "string_pattern_mismatch"
+            else first["msg"]
+        )
+        bad_input(f"{where}: {why}")
+
+
+def describe(settings: LLMSettings | None) -> str:
+    """One line for a start-up banner (never the key)."""
+    if settings is None:
+        return "embedded (deterministic, no network)"
+    fallback = "; falls back to embedded" if settings.fallback_to_embedded else ""
+    return f"openai-compatible: model {settings.model} at {settings.base_url}{fallback}"
