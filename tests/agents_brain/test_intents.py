@@ -26,6 +26,17 @@ SERVICES = [
         ("set fraud detector to 4 replicas", "scale", "fraud-detector", {"replicas": 4}),
         ("scale svc-07 to 3", "scale", "svc-07", {"replicas": 3}),
         ("scale ranker up", "scale", "ranker", {"direction": "up", "replicas": None}),
+        ("scale ranker up by two", "scale", "ranker", {"direction": "up", "step": 2}),
+        # a count with "add"/"more"/"remove" is a step, never the new total (4 → 2 was a bug)
+        ("add 2 replicas to ranker", "scale", "ranker", {"direction": "up", "step": 2}),
+        ("give ranker two more replicas", "scale", "ranker", {"direction": "up", "step": 2}),
+        ("add a replica to ranker", "scale", "ranker", {"direction": "up", "step": 1}),
+        ("remove one pod from ranker", "scale", "ranker", {"direction": "down", "step": 1}),
+        ("scale ranker down by 3", "scale", "ranker", {"direction": "down", "step": 3}),
+        ("svc-07 needs a couple of extra instances", "scale", "svc-07", {"step": 2}),
+        ("scale ranker to one", "scale", "ranker", {"replicas": 1, "step": None}),
+        ("restart two fraud-detector pods", "restart", "fraud-detector", {"pods": 2}),
+        ("restart a pod of ranker", "restart", "ranker", {"pods": 1}),
         ("restart ranker", "restart", "ranker", {"pods": None}),
         ("restart 2 pods of ranker", "restart", "ranker", {"pods": 2}),
         ("how is fraud-detector doing?", "diagnose", "fraud-detector", {}),
@@ -53,3 +64,13 @@ def test_unknown_says_what_it_can_do() -> None:
     got = parse_intent("make me a sandwich", SERVICES)
     assert got.explanation == UNKNOWN_HELP
     assert "scale ranker to 6" in got.explanation
+
+
+@pytest.mark.parametrize(
+    ("text", "verb"),
+    [("roll back foo", "roll back"), ("restart bar", "restart"), ("scale baz to 3", "scale")],
+)
+def test_an_unknown_service_is_answered_with_the_known_ones(text: str, verb: str) -> None:
+    got = parse_intent(text, SERVICES)
+    assert got.kind == "unknown"
+    assert got.explanation.startswith(f"{verb} which service? I know of: fraud-detector, ranker")

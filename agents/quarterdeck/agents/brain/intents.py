@@ -8,13 +8,15 @@ Understood (with common variations in wording, case, spacing and punctuation):
 | "roll back recommender" / "revert ranker to v1" / "undo the ranker deploy" | `rollback` |
 | "send 10 % of ranker traffic to v3" / "shift 25 percent of traffic on ranker to v2" | `route` |
 | "scale ranker to 6" / "set fraud detector to 4 replicas" / "scale ranker up" | `scale` |
+| "scale ranker up by two" / "add 2 replicas to ranker" / "remove a pod from ranker" | `scale` |
 | "restart ranker" / "restart 2 pods of ranker" / "bounce ranker" | `restart` |
 | "what is wrong with the cluster?" / "how is fraud-detector doing?" / "status" | `diagnose` |
 
 Service names match loosely: "fraud detector", "Fraud-Detector", "frauddetector" and small
 typos ("recomender") all find fraud-detector / recommender among the known services; the longest
-match wins. Anything else — or a negated request ("don't restart ranker") — is `unknown`, with
-`UNKNOWN_HELP` saying what can be asked.
+match wins. Counts may be words ("two", "a couple of"). A request to act on no known service is
+`unknown` and names the services there are. Anything else — or a negated request ("don't restart
+ranker") — is `unknown`, with `UNKNOWN_HELP` saying what can be asked.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class ParsedIntent:
     percent: int | None = None
     version: str | None = None
     pods: int | None = None
+    step: int | None = None  # with `direction`: by how many replicas (None: one)
     explanation: str = ""
 
 
@@ -66,7 +69,42 @@ _DIAGNOSE = re.compile(
 _PERCENT = re.compile(r"(\d{1,3}(?:\.\d+)?)\s*(%|percent\b|pct\b|per cent\b)")
 _VERSION = re.compile(r"\b(v\d+(?:[.\-]\w+)*)\b")
 _TO_NUMBER = re.compile(r"\bto\s+(\d{1,5})\b(?!\s*(%|percent|pct))")
-_N_REPLICAS = re.compile(r"\b(\d{1,5})\s*(replicas?|instances?|pods?|copies)\b")
+_N_REPLICAS = re.compile(
+    r"\b(\d{1,5})\s*(?:more\s+|extra\s+|fewer\s+|less\s+)?(replicas?|instances?|pods?|copies)\b"
+)
+_BY_N = re.compile(r"\bby\s+(\d{1,5})\b")
+_ADD = re.compile(r"\b(add|another|more|extra)\b")
+_REMOVE = re.compile(r"\b(remove|drop|take away|fewer|less)\b")
+_NUMBER_WORDS = {
+    w: str(i)
+    for i, w in enumerate(
+        (
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+        )
+    )
+} | {"a couple of": "2", "a couple": "2", "a pair of": "2", "a single": "1", "a": "1", "an": "1"}
+# "a"/"an" count only in front of a replica word ("add a replica"), nowhere else.
+_COUNT_WORD = re.compile(
+    r"\b(a couple of|a couple|a pair of|a single|zero|one|two|three|four|five|six|seven|eight|"
+    r"nine|ten|eleven|twelve)\b|\b(an?)(?=\s+(?:more\s+|extra\s+)?(?:replicas?|instances?|pods?|copies)\b)"
+)
+
+
+def _digits(text: str) -> str:
+    """Counts in words as digits: "add two replicas" → "add 2 replicas"."""
+    return _COUNT_WORD.sub(lambda m: _NUMBER_WORDS[m.group(0)], text)
 
 
 def _words(text: str) -> list[str]:
@@ -101,10 +139,16 @@ def _strip_service(text: str, target: Target | None) -> str:
     return low.replace(target.service, " ").replace(target.service.replace("-", " "), " ")
 
 
+def _which(what: str, services: Sequence[Target]) -> str:
+    known = ", ".join(t.service for t in services[:12]) or "none"
+    more = f" and {len(services) - 12} more" if len(services) > 12 else ""
+    return f"{what} which service? I know of: {known}{more}"
+
+
 def parse_intent(text: str, services: Sequence[Target]) -> ParsedIntent:
     """What `text` asks for about which of `services` (see the module table)."""
     target = match_service(text, services)
-    low = _strip_service(text, target)
+    low = _digits(_strip_service(text, target))
     words = " ".join(_words(low))
     name = str(target) if target else "the cluster"
     acting = bool(_ROLLBACK.search(low) or _RESTART.search(low) or _SCALE.search(words))
@@ -115,7 +159,7 @@ def parse_intent(text: str, services: Sequence[Target]) -> ParsedIntent:
     percent_m = _PERCENT.search(low)
     if _ROLLBACK.search(low):
         if target is None:
-            return ParsedIntent("unknown", explanation="roll back which service?")
+            return ParsedIntent("unknown", explanation=_which("roll back", services))
         to = f" to {version}" if version else " to the previous revision"
         return ParsedIntent(
             "rollback", target, version=version, explanation=f"roll {name} back{to}"
@@ -123,7 +167,9 @@ def parse_intent(text: str, services: Sequence[Target]) -> ParsedIntent:
     if percent_m and version and (_ROUTE.search(low) or "traffic" in low):
         pct = round(float(percent_m.group(1)))
         if target is None or not 0 <= pct <= 100:
-            why = "shift traffic on which service?" if target is None else "a percentage is 0–100"
+            why = (
+                _which("shift traffic on", services) if target is None else "a percentage is 0–100"
+            )
             return ParsedIntent("unknown", target, explanation=why)
         return ParsedIntent(
             "route",
@@ -134,19 +180,37 @@ def parse_intent(text: str, services: Sequence[Target]) -> ParsedIntent:
         )
     if _RESTART.search(low):
         if target is None:
-            return ParsedIntent("unknown", explanation="restart which service?")
+            return ParsedIntent("unknown", explanation=_which("restart", services))
         n = _N_REPLICAS.search(low)
         pods = int(n.group(1)) if n else None
         what = f"{pods} pod(s) of {name}" if pods else f"{name} (rolling)"
         return ParsedIntent("restart", target, pods=pods, explanation=f"restart {what}")
-    to_n = _TO_NUMBER.search(low) or _N_REPLICAS.search(low)
+    by_n = _BY_N.search(low)
+    count_n = _N_REPLICAS.search(low)
+    # "add 2 replicas" / "2 more pods" / "up by 2" change the count by a step; "scale to 2" and
+    # "2 replicas" alone set it.
+    relative = by_n or (count_n and (_ADD.search(low) or _REMOVE.search(low)))
+    to_n = _TO_NUMBER.search(low) or (None if relative else count_n)
     if _SCALE.search(words) or (to_n and re.search(r"\b(set|make|grow|shrink)\b", low)):
         if target is None:
-            return ParsedIntent("unknown", explanation="scale which service?")
+            return ParsedIntent("unknown", explanation=_which("scale", services))
+        if relative:
+            m = by_n or count_n
+            assert m is not None
+            n = int(m.group(1))
+            down = bool(_REMOVE.search(low) or re.search(r"\b(down|in|shrink)\b", low))
+            way: Literal["up", "down"] = "down" if down else "up"
+            return ParsedIntent(
+                "scale", target, direction=way, step=n,
+                explanation=f"scale {name} {way} by {n} replica{'s' if n != 1 else ''}",
+            )  # fmt: skip
         if to_n:
             count = int(to_n.group(1))
             return ParsedIntent(
-                "scale", target, replicas=count, explanation=f"scale {name} to {count} replicas"
+                "scale",
+                target,
+                replicas=count,
+                explanation=f"scale {name} to {count} replica{'s' if count != 1 else ''}",
             )
         direction: Literal["up", "down"] | None = (
             "down" if re.search(r"\b(down|in|shrink|fewer|less)\b", low) else

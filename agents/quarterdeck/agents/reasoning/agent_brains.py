@@ -152,7 +152,10 @@ def _action(kind: str, raw: dict[str, Any], target: Target, cluster: ClusterClie
         if raw.get("replicas") is not None:
             return ScaleAction(replicas=int(raw["replicas"]))
         replicas = cluster.deployment(target).replicas
-        step = 1 if raw.get("direction") == "up" else -1
+        size = int(raw.get("step") or 1)
+        if size < 1:
+            raise ValueError(f"a scale step is a positive number of replicas, not {size}")
+        step = size if raw.get("direction") == "up" else -size
         return ScaleAction(replicas=max(0, replicas + step))
     if kind == "rollback":
         return RollbackAction(to_version=raw.get("version"))

@@ -53,7 +53,8 @@ PAYLOAD_HINTS = {
     "coordinator": (
         'End with one JSON object: {"intent": {"kind": "diagnose|fix|scale|rollback|route|'
         'restart|unknown", "target": {"namespace": ..., "service": ...} | null, "replicas": ..., '
-        '"percent": ..., "version": ..., "pods": ..., "explanation": ...}}'
+        '"direction": "up|down" (scale by a step), "step": ..., "percent": ..., "version": ..., '
+        '"pods": ..., "explanation": ...}}'
     ),
 }
 
