@@ -197,12 +197,12 @@ def parse_intent(text: str, services: Sequence[Target]) -> ParsedIntent:
         if relative:
             m = by_n or count_n
             assert m is not None
-            n = int(m.group(1))
+            size = int(m.group(1))
             down = bool(_REMOVE.search(low) or re.search(r"\b(down|in|shrink)\b", low))
             way: Literal["up", "down"] = "down" if down else "up"
             return ParsedIntent(
-                "scale", target, direction=way, step=n,
-                explanation=f"scale {name} {way} by {n} replica{'s' if n != 1 else ''}",
+                "scale", target, direction=way, step=size,
+                explanation=f"scale {name} {way} by {size} replica{'s' if size != 1 else ''}",
             )  # fmt: skip
         if to_n:
             count = int(to_n.group(1))
