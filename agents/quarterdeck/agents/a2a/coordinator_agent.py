@@ -43,11 +43,21 @@ IntentParser = Callable[[str], Intent]
 COORDINATOR_PRINCIPAL = "agent:coordinator"
 
 
+# What an evidence threshold is, by signal: only latency and errors are held to the SLO itself.
+_THRESHOLD_NAMES = {
+    "p95_latency_ms": "SLO",
+    "error_ratio": "SLO",
+    "ready_replicas": "desired",
+    "capacity_per_replica_rps": "nominal",
+}
+
+
 def _evidence_lines(health: ServiceHealth) -> list[str]:
     lines = []
     for e in health.evidence:
         value = "no data" if e.value is None else f"{e.value:g}"
-        limit = f" (SLO {e.threshold:g})" if e.threshold is not None else ""
+        what = _THRESHOLD_NAMES.get(e.signal, "threshold")
+        limit = f" ({what} {e.threshold:g})" if e.threshold is not None else ""
         lines.append(f"  - {e.signal} = {value}{limit}")
     return lines
 
