@@ -118,3 +118,35 @@ async def test_crash_between_apply_and_record_is_not_applied_again(
     assert len(cluster.applied) == 1
     assert later.events[-1].kind == "waiting"
     assert "settling" in later.events[-1].message
+
+
+async def test_open_incidents_carry_on_across_a_restart(
+    make_runtime: MakeRuntime, board: SignalBoard, cluster: FakeCluster, audit: AuditLog
+) -> None:
+    first = make_runtime(LoopMode.SUGGEST)
+    board.set("fraud-detector", 400.0)
+    step = await first.loop_once()
+    [opened] = step.of_kind("incident_opened")
+    [suggested] = step.of_kind("suggested")
+    assert suggested.proposal is not None
+    assert suggested.proposal.action == ScaleAction(replicas=4)
+    await first.aclose()
+
+    second = make_runtime(LoopMode.SUGGEST)  # same files: the incident and what it tried
+    again = await second.loop_once()
+    assert again.of_kind("incident_opened") == []
+    [next_one] = again.of_kind("suggested")
+    assert next_one.incident_id == opened.incident_id
+    assert next_one.proposal is not None
+    assert next_one.proposal.action == ScaleAction(replicas=6)  # not the one tried before
+    board.set("fraud-detector", 90.0)
+    await second.loop_once()
+    [closed] = (await second.loop_once()).of_kind("incident_closed")
+    assert closed.incident_id == opened.incident_id
+    trace = f"trace-{opened.incident_id}"
+    assert {e.kind for e in audit.query() if e.trace_id == trace} >= {"observation", "loop"}
+    await second.aclose()
+
+    third = make_runtime(LoopMode.SUGGEST)  # closed incidents are gone from the store
+    assert third.loop.incidents == {}
+    assert cluster.applied == []

@@ -21,8 +21,9 @@ Rules that hold in every mode:
 - a service whose signals are missing or stale is left alone, and the loop says so.
 
 The loop is not an agent: it calls the observer, planner and executor through A2A like any other
-client, and keeps only its open incidents in memory (approvals and executions are durable in the
-executor).
+client. Its open incidents are written to an `IncidentStore` after every pass when it has one (a
+restarted process then carries on with the same incidents and traces); approvals and executions
+are durable in the executor.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from quarterdeck.agents.a2a.transport import AgentNetwork
 from quarterdeck.agents.a2a.wire import DiagnoseResult, Health, PlanResult, ServiceHealth
 from quarterdeck.agents.brain.stabilise import RecentNeeds
 from quarterdeck.agents.executor import AuditSink
+from quarterdeck.agents.incident_store import IncidentStore
 from quarterdeck.core.clock import Clock
 from quarterdeck.core.models import ActionProposal, Target
 
@@ -129,6 +131,7 @@ class AutonomousLoop:
         close_after: int = 2,
         retry_denied_after: float = 300.0,
         pause_after_denial: float = 60.0,
+        store: IncidentStore | None = None,
     ) -> None:
         self.network = network
         # An incident closes after this many healthy steps in a row, so a service hovering at
@@ -143,14 +146,23 @@ class AutonomousLoop:
         self.audit = audit
         self.clock = clock
         self.mode = mode
-        self.incidents: dict[Target, Incident] = {}
+        self._store = store
+        self.incidents: dict[Target, Incident] = store.load() if store is not None else {}
         self._settling: set[str] = set()  # services whose only blocker is a verification
         self._needs = RecentNeeds(STABILISE_S)  # what each service needed, for scale-downs
         self._said: dict[str, tuple[str, str]] = {}  # service → its last event (kind, message)
         self._pass_trace = "trace-loop-0"  # the trace of the current pass's observer turn
 
     async def step(self) -> LoopStep:
-        """One pass: verify what settled, observe every service, act on breaches per the mode."""
+        """One pass: verify what settled, observe every service, act on breaches per the mode.
+        The open incidents are stored after the pass, however it ended."""
+        try:
+            return await self._step()
+        finally:
+            if self._store is not None:
+                self._store.save(self.incidents)
+
+    async def _step(self) -> LoopStep:
         now = self.clock.now()
         out = LoopStep(at=now, mode=self.mode)
         await self._verify(out)

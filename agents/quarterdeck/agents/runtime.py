@@ -55,6 +55,7 @@ from quarterdeck.agents.executor import (
     SignalReader,
 )
 from quarterdeck.agents.guard_context import WallTime
+from quarterdeck.agents.incident_store import IncidentStore
 from quarterdeck.agents.loop import AutonomousLoop, LoopMode, LoopStep
 from quarterdeck.agents.verify import Signals
 from quarterdeck.core.clock import Clock
@@ -209,7 +210,10 @@ class Runtime:
         self.network = network
         self.executor = executor
         self._stores = stores
-        self.loop = AutonomousLoop(network, deps.audit, deps.clock, settings.loop_mode)
+        self._incidents = IncidentStore(settings.state_dir / "loop-incidents.sqlite")
+        self.loop = AutonomousLoop(
+            network, deps.audit, deps.clock, settings.loop_mode, store=self._incidents
+        )
 
     @classmethod
     def build(
@@ -296,6 +300,7 @@ class Runtime:
             store.close()
         if self.executor is not None:
             self.executor.close()
+        self._incidents.close()
 
     # -- the API -----------------------------------------------------------------------------
 

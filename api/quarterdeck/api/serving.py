@@ -202,6 +202,7 @@ def _build_kube(
     settings: ServeSettings, loop: LoopSettings, *, audit_key: AuditKey, auth: Authenticator
 ) -> Server:
     from quarterdeck.agents.executor import ExecutorSettings
+    from quarterdeck.agents.incident_store import IncidentStoreError
     from quarterdeck.agents.runtime import RuntimeDeps, RuntimeSettings, default_brains
     from quarterdeck.core.clock import WallClock
     from quarterdeck.policies.guard import Guard
@@ -254,13 +255,19 @@ def _build_kube(
         clock=clock,
         catalog=catalog,
     )
-    runtime = Runtime.build(
-        deps,
-        RuntimeSettings(
-            state_dir=state_dir, loop_mode=settings.mode, executor=ExecutorSettings(settle_s=120)
-        ),
-        brains=default_brains(deps),  # the reasoner over the tools; no what-if without a sim
-    )
+    try:
+        runtime = Runtime.build(
+            deps,
+            RuntimeSettings(
+                state_dir=state_dir,
+                loop_mode=settings.mode,
+                executor=ExecutorSettings(settle_s=120),
+            ),
+            brains=default_brains(deps),  # the reasoner over the tools; no what-if without a sim
+        )
+    except IncidentStoreError as e:
+        audit.close()
+        raise ServeError(f"{e} (move the file aside to start without the open incidents)") from None
     control = RuntimeControl(runtime, audit=audit, sim=None, speed=1.0, loop=loop)
     return Server(
         settings=settings,

@@ -1,0 +1,97 @@
+"""The loop's open incidents, kept in SQLite so a restarted process picks them up where the last
+one left them: the same incident ids and trace ids (one trace per episode of trouble, across the
+restart), the actions already tried (a denied one is not proposed again at once), and how many
+healthy steps each has counted towards closing.
+
+The whole set is written after every pass in one transaction (a few rows per service in trouble;
+nothing when all is well), so the file always holds one pass's consistent view.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from quarterdeck.core.models import Target
+
+if TYPE_CHECKING:
+    from quarterdeck.agents.loop import Incident
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS incidents (
+    target TEXT PRIMARY KEY,  -- namespace/service
+    body   TEXT NOT NULL      -- the Incident as JSON
+);
+"""
+
+
+class IncidentStoreError(Exception):
+    """The store holds something that is not an incident; the message names the row."""
+
+
+class IncidentStore:
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.executescript(_SCHEMA)
+
+    def load(self) -> dict[Target, Incident]:
+        from quarterdeck.agents.loop import Incident
+
+        out: dict[Target, Incident] = {}
+        with self._lock:
+            rows = self._conn.execute("SELECT target, body FROM incidents").fetchall()
+        for key, body in rows:
+            try:
+                d: dict[str, Any] = json.loads(body)
+                incident = Incident(
+                    id=str(d["id"]),
+                    target=Target.model_validate(d["target"]),
+                    opened_at=float(d["opened_at"]),
+                    tried={str(k): None if v is None else float(v) for k, v in d["tried"].items()},
+                    proposals=[str(p) for p in d["proposals"]],
+                    healthy_steps=int(d["healthy_steps"]),
+                    cause=None if d.get("cause") is None else str(d["cause"]),
+                )
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise IncidentStoreError(
+                    f"{self.path}: the incident of {key!r} does not read: {exc}"
+                ) from exc
+            out[incident.target] = incident
+        return out
+
+    def save(self, incidents: Mapping[Target, Incident]) -> None:
+        """Replace what is stored with `incidents` (closed ones disappear)."""
+        rows = [(str(t), json.dumps(_jsonable(i), sort_keys=True)) for t, i in incidents.items()]
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute("DELETE FROM incidents")
+                self._conn.executemany("INSERT INTO incidents (target, body) VALUES (?, ?)", rows)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def _jsonable(i: Incident) -> dict[str, Any]:
+    return {
+        "id": i.id,
+        "target": i.target.model_dump(mode="json"),
+        "opened_at": i.opened_at,
+        "tried": dict(i.tried),
+        "proposals": list(i.proposals),
+        "healthy_steps": i.healthy_steps,
+        "cause": i.cause,
+    }

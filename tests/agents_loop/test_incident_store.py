@@ -1,0 +1,39 @@
+"""The loop's incident store: what it saves reads back the same; a row that does not read is an
+error naming the file and the service, not a silently forgotten incident."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from quarterdeck.agents.incident_store import IncidentStore, IncidentStoreError
+from quarterdeck.agents.loop import Incident
+from quarterdeck.core.models import Target
+
+FRAUD = Target(namespace="ml", service="fraud-detector")
+
+
+def test_saved_incidents_read_back_and_closed_ones_go(tmp_path: Path) -> None:
+    store = IncidentStore(tmp_path / "s" / "incidents.sqlite")
+    incident = Incident(
+        id="inc-ml-fraud-detector-load-60", target=FRAUD, opened_at=60.0,
+        tried={"scale:4": None, "scale:6": 75.0}, proposals=["p1", "p2"], healthy_steps=1,
+        cause="load",
+    )  # fmt: skip
+    store.save({FRAUD: incident})
+    store.close()
+    reopened = IncidentStore(tmp_path / "s" / "incidents.sqlite")
+    assert reopened.load() == {FRAUD: incident}
+    reopened.save({})
+    assert reopened.load() == {}
+
+
+def test_a_row_that_does_not_read_names_the_file_and_service(tmp_path: Path) -> None:
+    path = tmp_path / "incidents.sqlite"
+    IncidentStore(path).close()
+    with sqlite3.connect(path) as c:
+        c.execute("INSERT INTO incidents VALUES ('ml/ranker', '{\"id\": \"x\"}')")
+    with pytest.raises(IncidentStoreError, match=r"incidents\.sqlite: the incident of 'ml/ranker'"):
+        IncidentStore(path).load()
