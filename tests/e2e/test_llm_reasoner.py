@@ -118,3 +118,20 @@ def test_bad_llm_settings_exit_2_naming_the_variable(tmp_path: Path) -> None:
     mixed = _loop(tmp_path, "--llm-model", "m", env=env)
     assert mixed.returncode == 2
     assert "--llm-url and --llm-model are for --reasoner openai" in mixed.stderr
+
+
+def test_a_chat_request_fails_clearly_when_the_model_is_unreachable(serve: StartServer) -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    server = serve(
+        "--reasoner", "openai", "--llm-url", url, "--speed", "0", "--no-loop",
+        env={"QUARTERDECK_LLM_MAX_RETRIES": "0", "QUARTERDECK_LLM_TIMEOUT_S": "5"},
+    )  # fmt: skip
+    r = server.as_("otto").post("/v1/chat", json={"text": "scale ranker to 6"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["state"] == "failed"
+    assert f"LLM at {url} is unreachable" in body["text"]
+    done = server.cli("chat", "scale ranker to 6", who="otto")
+    assert done.code == 1, done.output
+    assert "is unreachable" in done.output
+    assert server.replicas("ranker") == 4  # nothing reached the cluster

@@ -132,6 +132,10 @@ class CoordinatorAgent(AgentExecutor):
         )
         with traced(trace):
             intent = await asyncio.to_thread(self._understand, text)
+        if intent.failed:
+            text = f"could not work out the request: {intent.explanation}"
+            await up.failed(up.new_agent_message([Part(text=text)]))
+            return
         await self._say(up, f"understood: {intent.explanation or intent.kind}", {"intent": intent})
         if intent.kind == "unknown":
             text = intent.explanation or (

@@ -75,3 +75,8 @@ class Intent(BaseModel):
     target: Target | None = None
     action: Action | None = None
     explanation: str = ""
+    failed: bool = Field(
+        default=False,
+        description="the reasoner could not answer (unreachable, out of steps or tokens): the "
+        "request fails, saying why, instead of completing as not understood",
+    )

@@ -121,7 +121,9 @@ def reasoner_brains(
         )
         raw = (outcome.payload or {}).get("intent")
         if not outcome.ok or not isinstance(raw, dict):
-            return Intent(kind="unknown", explanation=_why(outcome))
+            # A refusal or a malformed answer is the model's answer; no answer at all fails.
+            failed = outcome.stopped in {"unavailable", "max_steps", "max_tokens", "tool_errors"}
+            return Intent(kind="unknown", explanation=_why(outcome), failed=failed)
         return intent_from_parsed(raw, cluster)
 
     return Brains(diagnose=diagnose, plan=plan, understand=understand)
