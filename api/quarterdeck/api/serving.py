@@ -27,15 +27,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import uvicorn
 from fastapi import FastAPI
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from starlette.types import ASGIApp
 
 from quarterdeck.agents.loop import LoopMode
 from quarterdeck.agents.reasoning.openai_compat import LLMSettings, make_reasoner
-from quarterdeck.agents.runtime import Runtime
+from quarterdeck.agents.runtime import Runtime, RuntimeDeps
 from quarterdeck.api.app import create_app
 from quarterdeck.api.auth import Authenticator, Principal, Role, new_token
 from quarterdeck.api.control import RuntimeControl
@@ -76,9 +77,43 @@ class ServeSettings(BaseModel):
         default=None, description="kube: plain API server URL (kubectl proxy); overrides kubeconfig"
     )
     prometheus_url: str | None = Field(default=None, description="kube: Prometheus base URL")
+    remote_agents: dict[str, str] = Field(
+        default_factory=dict,
+        description="kube: agents served by other processes (`quarterdeck agent`), name → URL",
+    )
+    agent_token: SecretStr | None = Field(
+        default=None, description="the bearer token for calls to remote agents"
+    )
     llm: LLMSettings | None = Field(
         default=None, description="the OpenAI-compatible model the agents use (None: embedded)"
     )
+
+    @field_validator("remote_agents")
+    @classmethod
+    def _remote_agents(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, url in value.items():
+            if name not in REMOTE_AGENTS:
+                raise ValueError(
+                    f"{name!r} cannot run elsewhere; only {' and '.join(REMOTE_AGENTS)} can "
+                    "(the REST API needs the executor and the coordinator in its process)"
+                )
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"{name}: expected an http:// or https:// URL, got {url!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _remote_needs_kube(self) -> ServeSettings:
+        if self.remote_agents and self.target != "kube":
+            raise ValueError(
+                "remote agents need --target kube: on the sim target each process would "
+                "read its own simulated cluster"
+            )
+        return self
+
+
+# Agents that may run in a process of their own (`quarterdeck agent`): they think and read, the
+# server keeps what acts and what people talk to.
+REMOTE_AGENTS = ("observer", "planner")
 
 
 @dataclass
@@ -198,12 +233,30 @@ def _build_sim(
     )
 
 
-def _build_kube(
-    settings: ServeSettings, loop: LoopSettings, *, audit_key: AuditKey, auth: Authenticator
-) -> Server:
-    from quarterdeck.agents.executor import ExecutorSettings
-    from quarterdeck.agents.incident_store import IncidentStoreError
-    from quarterdeck.agents.runtime import RuntimeDeps, RuntimeSettings, default_brains
+@dataclass
+class KubeWorld:
+    """A real cluster through the real-client adapters, and what the agents need around it."""
+
+    deps: RuntimeDeps
+    audit: AuditLog
+    audit_path: Path
+    state_dir: Path
+
+
+def kube_world(
+    *,
+    state_dir: Path,
+    audit_key: AuditKey,
+    prometheus_url: str | None,
+    kube_url: str | None = None,
+    kubeconfig: Path | None = None,
+    context: str | None = None,
+    llm: LLMSettings | None = None,
+    subdir: str = "kube",
+) -> KubeWorld:
+    """The kube target's adapters, policies, audit log and reasoner. A real cluster keeps its
+    state across restarts, so do the agents: `state_dir/subdir` is fixed, and pending approvals
+    and open incidents wait there for the next process. Raises ServeError naming the problem."""
     from quarterdeck.core.clock import WallClock
     from quarterdeck.policies.guard import Guard
     from quarterdeck.policies.loader import PolicyLoadError, default_policy_dir, load_policies
@@ -214,20 +267,15 @@ def _build_kube(
     from quarterdeck.tools.registry import ToolRegistry
     from quarterdeck.tools.signals import CatalogError, load_catalog
 
-    if not settings.prometheus_url:
+    if not prometheus_url:
         raise ServeError("the kube target needs --prometheus-url (where the metrics are)")
     clock = WallClock()
     try:
         cluster = make_cluster_client(
-            ClusterConfig(
-                kind="kube",
-                url=settings.kube_url,
-                kubeconfig=settings.kubeconfig,
-                context=settings.context,
-            )
+            ClusterConfig(kind="kube", url=kube_url, kubeconfig=kubeconfig, context=context)
         )
         metrics = make_metrics_source(
-            MetricsConfig(kind="prometheus", url=settings.prometheus_url), clock=clock
+            MetricsConfig(kind="prometheus", url=prometheus_url), clock=clock
         )
         catalog = load_catalog()
         guard = Guard(load_policies(default_policy_dir()))
@@ -239,14 +287,12 @@ def _build_kube(
         raise ServeError(f"cannot set up the kube target: {type(e).__name__}: {e}") from None
     registry = ToolRegistry()
     register_read_tools(registry, ReadContext(metrics=metrics, catalog=catalog, cluster=cluster))
-    # A real cluster keeps its state across restarts, so do the agents: a fixed state folder,
-    # where pending approvals wait for the next process.
-    state_dir = settings.state_dir / "kube"
-    audit_path = settings.state_dir / "audit.db"
-    state_dir.mkdir(parents=True, exist_ok=True)
+    state = state_dir / subdir
+    audit_path = state_dir / "audit.db"
+    state.mkdir(parents=True, exist_ok=True)
     audit = AuditLog(audit_path, audit_key, clock=clock, epoch=0.0)
     deps = RuntimeDeps(
-        reasoner=make_reasoner(settings.llm) if settings.llm is not None else None,
+        reasoner=make_reasoner(llm) if llm is not None else None,
         registry=registry,
         cluster=cluster,
         metrics=metrics,
@@ -255,29 +301,56 @@ def _build_kube(
         clock=clock,
         catalog=catalog,
     )
+    return KubeWorld(deps=deps, audit=audit, audit_path=audit_path, state_dir=state)
+
+
+def _build_kube(
+    settings: ServeSettings, loop: LoopSettings, *, audit_key: AuditKey, auth: Authenticator
+) -> Server:
+    from quarterdeck.agents.executor import ExecutorSettings
+    from quarterdeck.agents.incident_store import IncidentStoreError
+    from quarterdeck.agents.runtime import RuntimeSettings, default_brains
+
+    world = kube_world(
+        state_dir=settings.state_dir,
+        audit_key=audit_key,
+        prometheus_url=settings.prometheus_url,
+        kube_url=settings.kube_url,
+        kubeconfig=settings.kubeconfig,
+        context=settings.context,
+        llm=settings.llm,
+    )
+    token = settings.agent_token.get_secret_value() if settings.agent_token else None
     try:
         runtime = Runtime.build(
-            deps,
+            world.deps,
             RuntimeSettings(
-                state_dir=state_dir,
+                state_dir=world.state_dir,
                 loop_mode=settings.mode,
                 executor=ExecutorSettings(settle_s=120),
+                remote_agents=dict(settings.remote_agents),
+                token=token,
             ),
-            brains=default_brains(deps),  # the reasoner over the tools; no what-if without a sim
+            # the reasoner over the tools; no what-if without a sim
+            brains=default_brains(world.deps),
         )
     except IncidentStoreError as e:
-        audit.close()
+        world.audit.close()
         raise ServeError(f"{e} (move the file aside to start without the open incidents)") from None
-    control = RuntimeControl(runtime, audit=audit, sim=None, speed=1.0, loop=loop)
+    control = RuntimeControl(runtime, audit=world.audit, sim=None, speed=1.0, loop=loop)
+    notes = ["no simulator on the kube target: dry-runs give the verdict without a prediction"]
+    notes += [
+        f"the {n} agent runs elsewhere: {u}" for n, u in sorted(settings.remote_agents.items())
+    ]
     return Server(
         settings=settings,
         app=create_app(control=control, auth=auth),
         control=control,
         runtime=runtime,
-        audit=audit,
-        audit_path=audit_path,
-        state_dir=state_dir,
-        notes=["no simulator on the kube target: dry-runs give the verdict without a prediction"],
+        audit=world.audit,
+        audit_path=world.audit_path,
+        state_dir=world.state_dir,
+        notes=notes,
     )
 
 
@@ -340,7 +413,16 @@ class _QuietSignals(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-async def serve_async(server: Server, sock: socket.socket, *, log_level: str = "warning") -> None:
+class Servable(Protocol):
+    """What `serve_async` runs: an ASGI app, and how to release what is behind it."""
+
+    @property
+    def app(self) -> ASGIApp: ...
+
+    async def close(self) -> None: ...
+
+
+async def serve_async(server: Servable, sock: socket.socket, *, log_level: str = "warning") -> None:
     """Serve on `sock` until told to stop (SIGINT/SIGTERM on the main thread, or
     `should_exit` on the returned uvicorn server), then close everything."""
     config = uvicorn.Config(server.app, log_level=log_level, lifespan="on", access_log=False)
@@ -351,7 +433,7 @@ async def serve_async(server: Server, sock: socket.socket, *, log_level: str = "
         await server.close()
 
 
-def run_server(server: Server, sock: socket.socket, *, log_level: str = "warning") -> None:
+def run_server(server: Servable, sock: socket.socket, *, log_level: str = "warning") -> None:
     """`serve_async` on a fresh event loop, in the foreground (what `quarterdeck serve` runs)."""
     try:
         asyncio.run(serve_async(server, sock, log_level=log_level))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from quarterdeck.cli import (
+    agent_cmd,
     agents_cmd,
     audit_cmd,
     bench_cmd,
@@ -35,6 +36,7 @@ for _module in (
     agents_cmd,
     token_cmd,
     serve_cmd,
+    agent_cmd,
     remote_cmd,
 ):
     _module.register(app)

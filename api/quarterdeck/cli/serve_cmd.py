@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
     app.command("serve")(serve_cmd)
 
 
-def _audit_key(key_file: Path | None) -> AuditKey:
+def audit_key(key_file: Path | None) -> AuditKey:
     from quarterdeck.audit import AuditKeyError, resolve_key
 
     try:
@@ -50,6 +50,21 @@ def _seconds(flag: str, text: str, *, positive: bool) -> float:
     if value < 0 or (positive and value == 0):
         bad_input(f"{flag} must be {'positive' if positive else 'zero or more'}, got {text!r}")
     return value
+
+
+AGENT_TOKEN_ENV = "QUARTERDECK_AGENT_TOKEN"
+
+
+def _remote_agents(values: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for value in values:
+        name, sep, url = value.partition("=")
+        if not sep or not name or not url:
+            bad_input(f"--remote-agent: expected NAME=URL, got {value!r}")
+        if name in out:
+            bad_input(f"--remote-agent: {name} given twice")
+        out[name] = url
+    return out
 
 
 def _announce(server: Server, base: str) -> None:
@@ -166,6 +181,14 @@ def serve_cmd(
         str | None, typer.Option("--llm-url", help="openai: the server's …/v1 base URL.")
     ] = None,
     llm_model: Annotated[str | None, typer.Option("--llm-model", help="openai: the model.")] = None,
+    remote_agent: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--remote-agent",
+            help="kube: NAME=URL of an agent run by `quarterdeck agent` (observer, planner); "
+            "calls carry the token in QUARTERDECK_AGENT_TOKEN. Repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the REST API and the agents, with the autonomous loop running every interval in the
     chosen mode. `--target sim` (default) runs the embedded simulator in real time × speed;
@@ -203,6 +226,10 @@ def serve_cmd(
     elif scenario is not None or seed is not None or start_at != "0s" or speed != 1.0:
         bad_input("--scenario, --seed, --start-at and --speed are for --target sim")
     llm = llm_settings(reasoner, url=llm_url, model=llm_model)
+    remote = _remote_agents(remote_agent or [])
+    agent_token = os.environ.get(AGENT_TOKEN_ENV) or None
+    if remote and agent_token is None:
+        bad_input(f"--remote-agent: set {AGENT_TOKEN_ENV} to the token the remote agents accept")
     try:
         settings = ServeSettings(
             target="sim" if target == "sim" else "kube",
@@ -219,18 +246,22 @@ def serve_cmd(
             kube_url=kube_url,
             prometheus_url=prometheus_url,
             llm=llm,
+            remote_agents=remote,
+            agent_token=agent_token,
         )
     except ValidationError as e:
         first = e.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]).replace("_", "-")
-        bad_input(f"--{where}: {first['msg']}")
+        why = first["msg"].removeprefix("Value error, ")
+        if not first["loc"]:  # a rule across flags: the message names them
+            bad_input(why)
+        bad_input(f"--{str(first['loc'][0]).replace('_', '-')}: {why}")
     try:
         authenticator, one_off = load_auth(auth)
         sock = bind(host, port)
     except ServeError as e:
         bad_input(str(e))
     try:
-        server = build_server(settings, audit_key=_audit_key(key_file), auth=authenticator)
+        server = build_server(settings, audit_key=audit_key(key_file), auth=authenticator)
     except ServeError as e:
         sock.close()
         bad_input(str(e))

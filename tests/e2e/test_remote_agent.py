@@ -1,0 +1,144 @@
+"""`quarterdeck agent observer` in a process of its own, called over A2A by a `quarterdeck serve
+--target kube --remote-agent observer=URL`: both read the same cluster (the simulator's
+Kubernetes and Prometheus facades here); a chat request is diagnosed in the agent's process
+(its reasoner steps are in its own audit log, under the request's trace); the agent answers
+only bearer tokens of its auth file."""
+
+from __future__ import annotations
+
+import math
+import os
+import queue
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from quarterdeck.audit import AuditKey, AuditLog
+from quarterdeck.cli.sim_cmd import default_scenario
+from quarterdeck.sim.engine import Simulator
+from quarterdeck.sim.scenario import load_scenario
+from quarterdeck.sim.wire.server import RunningServer, serve_in_thread
+from tests.e2e.conftest import StartServer, token, write_auth_file
+
+AT = 22 * 60.0
+
+
+@pytest.fixture
+def cluster() -> Iterator[RunningServer]:
+    epoch = float(math.floor(time.time())) - AT
+    sim = Simulator(load_scenario(default_scenario()), epoch=epoch)
+    sim.advance(AT)
+    with serve_in_thread(sim, speed=0.0) as running:
+        yield running
+
+
+def _pump(stream: object, into: queue.Queue[str | None]) -> None:
+    for line in stream:  # type: ignore[attr-defined]
+        into.put(line)
+    into.put(None)
+
+
+@pytest.fixture
+def observer(cluster: RunningServer, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """`quarterdeck agent observer` on a free port; (its URL, its state folder)."""
+    state = tmp_path / "observer"
+    cmd = [
+        sys.executable, "-m", "quarterdeck.cli.main", "agent", "observer", "--port", "0",
+        "--kube-url", cluster.url, "--prometheus-url", cluster.url, "--state-dir", str(state),
+        "--key-file", str(tmp_path / "observer.key"),
+        "--auth", str(write_auth_file(tmp_path / "auth.yaml")),
+    ]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUARTERDECK_")}
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    lines: queue.Queue[str | None] = queue.Queue()
+    threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True).start()
+    seen: list[str] = []
+    url = None
+    deadline = time.monotonic() + 30
+    while url is None and time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        if line is None:
+            break
+        seen.append(line)
+        if m := re.search(r"observer agent at (http://127\.0\.0\.1:\d+/)", line):
+            url = m.group(1)
+    try:
+        if url is None:
+            pytest.fail("quarterdeck agent observer did not start:\n" + "".join(seen))
+        while httpx.get(f"{url}.well-known/agent-card.json", timeout=2).status_code != 200:
+            time.sleep(0.05)
+        yield url, state
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_a_chat_request_is_diagnosed_by_the_observer_in_its_own_process(
+    serve: StartServer, cluster: RunningServer, observer: tuple[str, Path], tmp_path: Path
+) -> None:
+    url, state = observer
+    card = httpx.get(f"{url}.well-known/agent-card.json").json()
+    assert card["name"] == "quarterdeck-observer"
+    assert any(i["url"] == url for i in card["supportedInterfaces"]) or card.get("url") == url
+    anonymous = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "SendMessage"})
+    assert anonymous.status_code == 401
+
+    s = serve(
+        "--target", "kube", "--kube-url", cluster.url, "--prometheus-url", cluster.url,
+        "--remote-agent", f"observer={url}",
+        env={"QUARTERDECK_AGENT_TOKEN": token("otto")},
+    )  # fmt: skip
+    assert any(f"the observer agent runs elsewhere: {url}" in x for x in s.stdout)
+    r = s.as_("otto").post("/v1/chat", json={"text": "how is fraud-detector doing?"})
+    assert r.status_code == 200, r.text
+    reply = r.json()
+    assert reply["state"] == "completed", reply
+    assert "ml/fraud-detector" in reply["text"]
+    trace = f"trace-chat-{reply['task_id'][:12]}"
+
+    # The diagnosis was made over there: its reasoner step is in the agent's audit log, filed
+    # under the request's trace and the token's owner; the server's own log has none.
+    theirs = _reasoner_steps(state / "audit.db", tmp_path / "observer.key", trace)
+    assert theirs
+    assert {e.payload["role"] for e in theirs} == {"observer"}
+    ours = _reasoner_steps(s.audit_db, s.key_file, trace)
+    assert "observer" not in {e.payload["role"] for e in ours}
+
+
+def _reasoner_steps(db: Path, key_file: Path, trace: str) -> list:  # type: ignore[type-arg]
+    log = AuditLog(db, AuditKey(key_file.read_bytes().strip()))
+    try:
+        return log.query(kind="reasoner_call", trace_id=trace)
+    finally:
+        log.close()
+
+
+def test_remote_agents_are_refused_where_they_cannot_work(
+    serve: StartServer, tmp_path: Path
+) -> None:
+    def fails(*args: str, env: dict[str, str] | None = None) -> str:
+        with pytest.raises(RuntimeError, match="did not start") as info:
+            serve(*args, env=env)
+        return str(info.value)
+
+    tok = {"QUARTERDECK_AGENT_TOKEN": "t"}
+    assert "remote agents need --target kube" in fails(
+        "--remote-agent", "observer=http://127.0.0.1:9/", env=tok
+    )
+    assert "'executor' cannot run elsewhere" in fails(
+        "--target", "kube", "--kube-url", "http://127.0.0.1:9", "--prometheus-url",
+        "http://127.0.0.1:9", "--remote-agent", "executor=http://127.0.0.1:9/", env=tok,
+    )  # fmt: skip
+    assert "set QUARTERDECK_AGENT_TOKEN" in fails("--remote-agent", "observer=http://127.0.0.1:9/")
