@@ -135,3 +135,51 @@ def test_a_chat_request_fails_clearly_when_the_model_is_unreachable(serve: Start
     assert done.code == 1, done.output
     assert "is unreachable" in done.output
     assert server.replicas("ranker") == 4  # nothing reached the cluster
+
+
+def test_actions_and_dry_runs_do_not_wait_for_a_loop_pass_in_thought(serve: StartServer) -> None:
+    fake = FakeOpenAI()
+    running = Running(fake)
+    released = threading.Event()
+    held: list[bool] = []
+
+    def observer_turn(body: dict[str, Any]) -> Turn:
+        held.append(released.wait(timeout=30))
+        return Turn(content=_diagnosis())
+
+    fake.script = [observer_turn]
+    try:
+        server = serve(
+            "--reasoner", "openai", "--llm-url", fake.url, "--speed", "0", "--start-at", "5m",
+            "--mode", "auto", "--no-loop",
+            env={"QUARTERDECK_LLM_MAX_RETRIES": "0", "QUARTERDECK_LLM_TIMEOUT_S": "60"},
+        )  # fmt: skip
+        pass_done: dict[str, Any] = {}
+
+        def tick() -> None:
+            r = server.as_("ada").post("/v1/loop/tick")
+            pass_done["status"], pass_done["body"] = r.status_code, r.json()
+
+        ticking = threading.Thread(target=tick)
+        ticking.start()
+        while not fake.requests:  # the pass's observer turn has reached the model
+            assert ticking.is_alive(), pass_done
+            threading.Event().wait(0.02)
+        scale = {"kind": "scale", "replicas": 5}
+        dry = server.as_("otto").post(
+            "/v1/actions", json={"target": FRAUD, "action": scale, "dry_run": True}
+        )
+        assert dry.status_code == 200, dry.text
+        assert dry.json()["result"]["verdict"]["decision"] == "allow"
+        done = server.as_("otto").post("/v1/actions", json={"target": FRAUD, "action": scale})
+        assert done.status_code == 200, done.text
+        assert done.json()["record"]["status"] in {"applied", "verifying"}, done.json()
+        assert ticking.is_alive()  # all of that while the pass still waits on the model
+        released.set()
+        ticking.join(timeout=60)
+    finally:
+        released.set()
+        running.stop()
+    assert held == [True]
+    assert pass_done["status"] == 200, pass_done
+    assert server.replicas("fraud-detector") == 5

@@ -2,9 +2,9 @@
 `Runtime` that provides it (`RuntimeControl`).
 
 The API depends on this Protocol only, so routes can be tested against any implementation and
-the runtime can change behind the adapter. Every call runs on the event loop's thread: the
-simulator, the executor's SQLite ledger and the guard are not thread-safe, and none of these
-calls blocks for long (a dry-run's prediction is tens of milliseconds).
+the runtime can change behind the adapter. Every call runs on the event loop's thread (the
+executor's steps and the guard are used from it only), and none of them blocks for long (a
+dry-run's prediction is tens of milliseconds); only the agents' thinking runs in worker threads.
 """
 
 from __future__ import annotations
@@ -143,7 +143,11 @@ class RuntimeControl:
         self.sim = sim
         self.speed = speed
         self._loop = loop or LoopSettings(mode=runtime.loop.mode, interval_s=15.0, enabled=False)
-        self._world = asyncio.Lock()  # loop passes and sim advances do not interleave
+        # Loop passes and sim advances do not interleave: a pass sees one instant of the world.
+        # Requests do not take it: each executor step and each dry-run is synchronous (atomic on
+        # this thread) and the simulator's own lock covers the agents' reads from worker threads,
+        # so a human's approval never waits for a pass in which an LLM is thinking.
+        self._world = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._stopping = False
@@ -336,17 +340,16 @@ class RuntimeControl:
         deps = self.runtime.deps
         if self.sim is not None and self.sim.done:
             raise ControlError(409, "the simulated scenario has ended: nothing to predict")
-        async with self._world:
-            return dry_run(
-                proposal,
-                guard=deps.guard,
-                cluster=deps.cluster,
-                now=self.now(),
-                sim=self.sim,
-                horizon=horizon,
-                applied=self.executor.ledger.executions(),
-                wall_time=deps.wall_time,
-            )
+        return dry_run(
+            proposal,
+            guard=deps.guard,
+            cluster=deps.cluster,
+            now=self.now(),
+            sim=self.sim,
+            horizon=horizon,
+            applied=self.executor.ledger.executions(),
+            wall_time=deps.wall_time,
+        )
 
     async def submit(self, proposal: ActionProposal, mode: ExecMode) -> ExecutionReport:
         if self._report(proposal.id) is not None:
@@ -358,8 +361,7 @@ class RuntimeControl:
             "mode": mode,
             "trace_id": proposal.trace_id,
         }
-        async with self._world:
-            reply = await client.send(data=data)
+        reply = await client.send(data=data)
         report = reply.first("report")
         if report is None:
             raise ControlError(422, f"the executor refused the proposal: {reply.text}")
@@ -369,10 +371,9 @@ class RuntimeControl:
         self, proposal_id: str, *, approve: bool, principal: str, comment: str | None
     ) -> Decided:
         try:
-            async with self._world:
-                outcome = await self.runtime.decide(
-                    proposal_id, approve=approve, principal=principal, comment=comment
-                )
+            outcome = await self.runtime.decide(
+                proposal_id, approve=approve, principal=principal, comment=comment
+            )
         except RuntimeRequestError as exc:
             raise ControlError(404, str(exc)) from exc
         except AgentError as exc:
