@@ -33,6 +33,8 @@ SERVICES = [
         ("add a replica to ranker", "scale", "ranker", {"direction": "up", "step": 1}),
         ("remove one pod from ranker", "scale", "ranker", {"direction": "down", "step": 1}),
         ("scale ranker down by 3", "scale", "ranker", {"direction": "down", "step": 3}),
+        ("scale in ranker by 2", "scale", "ranker", {"direction": "down", "step": 2}),
+        ("add 2 replicas in ranker", "scale", "ranker", {"direction": "up", "step": 2}),
         ("svc-07 needs a couple of extra instances", "scale", "svc-07", {"step": 2}),
         ("scale ranker to one", "scale", "ranker", {"replicas": 1, "step": None}),
         ("restart two fraud-detector pods", "restart", "fraud-detector", {"pods": 2}),

@@ -75,26 +75,10 @@ _N_REPLICAS = re.compile(
 _BY_N = re.compile(r"\bby\s+(\d{1,5})\b")
 _ADD = re.compile(r"\b(add|another|more|extra)\b")
 _REMOVE = re.compile(r"\b(remove|drop|take away|fewer|less)\b")
-_NUMBER_WORDS = {
-    w: str(i)
-    for i, w in enumerate(
-        (
-            "zero",
-            "one",
-            "two",
-            "three",
-            "four",
-            "five",
-            "six",
-            "seven",
-            "eight",
-            "nine",
-            "ten",
-            "eleven",
-            "twelve",
-        )
-    )
-} | {"a couple of": "2", "a couple": "2", "a pair of": "2", "a single": "1", "a": "1", "an": "1"}
+_COUNTS = "zero one two three four five six seven eight nine ten eleven twelve".split()  # noqa: SIM905
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(_COUNTS)} | {
+    "a couple of": "2", "a couple": "2", "a pair of": "2", "a single": "1", "a": "1", "an": "1",
+}  # fmt: skip
 # "a"/"an" count only in front of a replica word ("add a replica"), nowhere else.
 _COUNT_WORD = re.compile(
     r"\b(a couple of|a couple|a pair of|a single|zero|one|two|three|four|five|six|seven|eight|"
@@ -198,7 +182,11 @@ def parse_intent(text: str, services: Sequence[Target]) -> ParsedIntent:
             m = by_n or count_n
             assert m is not None
             size = int(m.group(1))
-            down = bool(_REMOVE.search(low) or re.search(r"\b(down|in|shrink)\b", low))
+            # "add 2 replicas in ranker" adds: an explicit add/remove wins over down/in/up/out
+            down = bool(
+                _REMOVE.search(low)
+                or (not _ADD.search(low) and re.search(r"\b(down|in|shrink)\b", low))
+            )
             way: Literal["up", "down"] = "down" if down else "up"
             return ParsedIntent(
                 "scale", target, direction=way, step=size,
