@@ -63,6 +63,7 @@ def build_agent(
     settings: AgentSettings, *, audit_key: AuditKey, auth: Authenticator
 ) -> AgentServer:
     """The agent's A2A app behind the bearer gate. Raises ServeError naming the problem."""
+    from quarterdeck.agents.incident_store import IncidentStoreError
     from quarterdeck.agents.runtime import RuntimeSettings, default_brains
 
     world = kube_world(
@@ -85,7 +86,7 @@ def build_agent(
             ),
             brains=default_brains(world.deps),
         )
-    except Exception as e:
+    except (IncidentStoreError, OSError, ValueError) as e:  # a state file that does not open
         world.audit.close()
         raise ServeError(f"cannot build the {settings.name} agent: {e}") from None
     gated = A2AGate(runtime.apps[settings.name], auth, public={AGENT_CARD_PATH})
