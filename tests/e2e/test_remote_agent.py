@@ -26,6 +26,7 @@ from quarterdeck.sim.engine import Simulator
 from quarterdeck.sim.scenario import load_scenario
 from quarterdeck.sim.wire.server import RunningServer, serve_in_thread
 from tests.e2e.conftest import StartServer, token, write_auth_file
+from tests.support import free_port
 
 AT = 22 * 60.0
 
@@ -101,6 +102,9 @@ def test_a_chat_request_is_diagnosed_by_the_observer_in_its_own_process(
         env={"QUARTERDECK_AGENT_TOKEN": token("otto")},
     )  # fmt: skip
     assert any(f"the observer agent runs elsewhere: {url}" in x for x in s.stdout)
+    ready = s.as_("vera").get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"] == {"cluster": True, "metrics": True, "observer_agent": True}
     r = s.as_("otto").post("/v1/chat", json={"text": "how is fraud-detector doing?"})
     assert r.status_code == 200, r.text
     reply = r.json()
@@ -142,3 +146,16 @@ def test_remote_agents_are_refused_where_they_cannot_work(
         "http://127.0.0.1:9", "--remote-agent", "executor=http://127.0.0.1:9/", env=tok,
     )  # fmt: skip
     assert "set QUARTERDECK_AGENT_TOKEN" in fails("--remote-agent", "observer=http://127.0.0.1:9/")
+
+
+def test_a_remote_agent_that_does_not_answer_is_not_ready(
+    serve: StartServer, cluster: RunningServer
+) -> None:
+    gone = f"http://127.0.0.1:{free_port()}/"  # nothing listens there
+    s = serve(
+        "--target", "kube", "--kube-url", cluster.url, "--prometheus-url", cluster.url,
+        "--remote-agent", f"planner={gone}", env={"QUARTERDECK_AGENT_TOKEN": token("otto")},
+    )  # fmt: skip
+    ready = s.as_("vera").get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["checks"] == {"cluster": True, "metrics": True, "planner_agent": False}

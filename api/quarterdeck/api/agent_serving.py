@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from a2a.utils.constants import AGENT_CARD_WELL_KNOWN_PATH
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp
 
@@ -24,8 +25,6 @@ from quarterdeck.api.auth import Authenticator
 from quarterdeck.api.security import A2AGate
 from quarterdeck.api.serving import ServeError, kube_world
 from quarterdeck.audit import AuditKey, AuditLog
-
-AGENT_CARD_PATH = "/.well-known/agent-card.json"
 
 
 class AgentSettings(BaseModel):
@@ -89,7 +88,7 @@ def build_agent(
     except (IncidentStoreError, OSError, ValueError) as e:  # a state file that does not open
         world.audit.close()
         raise ServeError(f"cannot build the {settings.name} agent: {e}") from None
-    gated = A2AGate(runtime.apps[settings.name], auth, public={AGENT_CARD_PATH})
+    gated = A2AGate(runtime.apps[settings.name], auth, public={AGENT_CARD_WELL_KNOWN_PATH})
     return AgentServer(
         settings=settings,
         app=gated,

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from a2a.utils.constants import AGENT_CARD_WELL_KNOWN_PATH
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
@@ -30,8 +31,6 @@ from quarterdeck.api.routes import actions, audit, chat, health, loop, services
 from quarterdeck.api.security import A2AGate
 
 log = logging.getLogger("quarterdeck.api")
-
-AGENT_CARD_PATH = "/.well-known/agent-card.json"
 
 
 class ApiSettings(BaseModel):
@@ -93,7 +92,7 @@ def create_app(
         for name, agent in control.a2a_apps().items():
             app.mount(
                 f"{settings.a2a_prefix}/{name}",
-                A2AGate(agent, auth, public={AGENT_CARD_PATH}),
+                A2AGate(agent, auth, public={AGENT_CARD_WELL_KNOWN_PATH}),
                 name=f"a2a-{name}",
             )
     _errors(app)

@@ -17,7 +17,9 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import httpx
 from a2a.types import TaskState
+from a2a.utils.constants import AGENT_CARD_WELL_KNOWN_PATH
 from starlette.types import ASGIApp
 
 from quarterdeck.agents.a2a.cards import EXECUTOR
@@ -112,6 +114,14 @@ def chat_step(step: Step) -> ChatStep:
     return ChatStep(
         task_id=step.task_id, state=state_name(step.state), text=step.text, data=list(step.data)
     )
+
+
+async def _card_answers(http: httpx.AsyncClient, url: str) -> bool:
+    try:
+        r = await http.get(url.rstrip("/") + AGENT_CARD_WELL_KNOWN_PATH)
+    except httpx.HTTPError:
+        return False
+    return r.status_code == 200
 
 
 def _health_status(report: Mapping[str, Any]) -> str:
@@ -224,11 +234,19 @@ class RuntimeControl:
         return (self.sim.epoch if self.sim is not None else 0.0) + self.now()
 
     async def readiness(self) -> dict[str, bool]:
+        """The cluster and metrics adapters answer, and so does every agent run elsewhere (its
+        card, within 2 s: an agent that does not answer leaves its part of the system down)."""
         deps = self.runtime.deps
-        return {
+        checks = {
             "cluster": bool(deps.cluster.is_online()),
             "metrics": bool(deps.metrics.is_online()),
         }
+        remote = self.runtime.settings.remote_agents
+        if remote:
+            async with httpx.AsyncClient(timeout=2.0) as http:
+                for name, url in sorted(remote.items()):
+                    checks[f"{name}_agent"] = await _card_answers(http, url)
+        return checks
 
     async def services(self) -> tuple[float, list[ServiceStatus]]:
         """Every service's health. Cached per clock reading: on the simulator nothing changes

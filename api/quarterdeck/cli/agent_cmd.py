@@ -67,9 +67,10 @@ def agent_cmd(
     """Serve one agent — the observer (reads signals, diagnoses) or the planner (proposes and
     ranks actions) — over A2A, reading a real cluster. It never acts; callers need a bearer
     token of an operator or above from the --auth file. Ctrl-C or SIGTERM stops cleanly."""
+    from a2a.utils.constants import AGENT_CARD_WELL_KNOWN_PATH
     from pydantic import ValidationError
 
-    from quarterdeck.api.agent_serving import AGENT_CARD_PATH, AgentSettings, build_agent
+    from quarterdeck.api.agent_serving import AgentSettings, build_agent
     from quarterdeck.api.serving import ServeError, base_url, bind, load_auth, run_server
     from quarterdeck.cli.serve_cmd import audit_key
 
@@ -101,7 +102,7 @@ def agent_cmd(
         bad_input(str(e))
     lines = [
         f"Quarterdeck {name} agent at {settings.public_url} "
-        f"(card: {here}{AGENT_CARD_PATH}); reads Prometheus at {prometheus_url}",
+        f"(card: {here}{AGENT_CARD_WELL_KNOWN_PATH}); reads Prometheus at {prometheus_url}",
         f"  reasoner   {describe(llm)}",
         f"  audit log  {server.audit_path}",
     ]
