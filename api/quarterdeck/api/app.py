@@ -27,6 +27,7 @@ from quarterdeck.agents.a2a.client import AgentError
 from quarterdeck.api.auth import Authenticator
 from quarterdeck.api.control import Control, ControlError
 from quarterdeck.api.metrics import ApiMetrics, AuditTail, RequestMetrics
+from quarterdeck.api.public_card import PublicCard
 from quarterdeck.api.routes import actions, audit, chat, health, loop, services
 from quarterdeck.api.security import A2AGate
 
@@ -92,7 +93,7 @@ def create_app(
         for name, agent in control.a2a_apps().items():
             app.mount(
                 f"{settings.a2a_prefix}/{name}",
-                A2AGate(agent, auth, public={AGENT_CARD_WELL_KNOWN_PATH}),
+                PublicCard(A2AGate(agent, auth, public={AGENT_CARD_WELL_KNOWN_PATH})),
                 name=f"a2a-{name}",
             )
     _errors(app)
