@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from quarterdeck.core.durations import parse_duration
 from quarterdeck.core.models import Target, ToolResult, ToolStatus
-from quarterdeck.tools.cluster.base import ClusterClient, ClusterError
+from quarterdeck.tools.cluster.base import ClusterClient, ClusterError, ClusterEvent
 from quarterdeck.tools.metrics.base import MetricsError, MetricsSource, RangeSeries
 from quarterdeck.tools.metrics.cache import StepCache
 from quarterdeck.tools.registry import ToolRegistry
@@ -189,6 +190,10 @@ class ReadTools:
         # Catalog signals read through a per-step memory: health over 1m and 5m and the
         # details that follow ask the same all-services queries within one step.
         self._signals = StepCache(ctx.metrics)
+        # The same for the cluster's events: one observer turn asks for the namespace's events
+        # once per service it looks at closely, all at the same clock reading.
+        self._events_lock = threading.Lock()
+        self._events_memo: dict[tuple[float, float, str | None], list[ClusterEvent]] = {}
 
     # service health ------------------------------------------------------------------------
 
@@ -331,8 +336,8 @@ class ReadTools:
 
     def list_events(self, p: EventsParams) -> ToolResult:
         def run() -> ToolResult:
-            since = self.ctx.metrics.now() - parse_duration(p.since)
-            events = self._cluster().events(since=since, namespace=p.namespace)
+            now = self.ctx.metrics.now()
+            events = self._events(now, now - parse_duration(p.since), p.namespace)
             if p.service is not None:
                 mine = _objects_of(p.service)
                 events = [e for e in events if mine.fullmatch(e.name)]
@@ -345,6 +350,19 @@ class ReadTools:
             return ToolResult(tool="list_events", status=ToolStatus.SUCCESS, data=data)
 
         return _guarded("list_events", run)
+
+    def _events(self, now: float, since: float, namespace: str | None) -> list[ClusterEvent]:
+        key = (now, since, namespace)
+        with self._events_lock:
+            if any(k[0] != now for k in self._events_memo):
+                self._events_memo.clear()  # the clock moved: the cluster may have moved too
+            hit = self._events_memo.get(key)
+        if hit is not None:
+            return hit
+        events = self._cluster().events(since=since, namespace=namespace)
+        with self._events_lock:
+            self._events_memo[key] = events
+        return events
 
     def rollout_history(self, p: ServiceParams) -> ToolResult:
         def run() -> ToolResult:

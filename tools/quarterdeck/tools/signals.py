@@ -23,7 +23,6 @@ from quarterdeck.core.models import Evidence, Target
 from quarterdeck.tools.metrics.base import MetricsSource, Sample
 
 DEFAULT_CATALOG = Path(__file__).with_name("signals.yaml")
-_PLACEHOLDER = re.compile(r"\{(namespace|service|window|version)\}")
 _WINDOW = re.compile(r"^(\d+(ms|s|m|h|d))+$")
 
 CheckStatus = Literal["ok", "violated", "no_data", "unchecked"]
@@ -153,9 +152,15 @@ class SignalCatalog(_Strict):
         window = window or self.defaults.window
         if not _WINDOW.match(window):
             raise ValueError(f"window {window!r} is not a PromQL duration such as 1m or 30s")
-        values = {"namespace": target.namespace, "service": target.service, "window": window}
-        template = self.signal(name).query
-        return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template)
+        # Plain replaces, not a regex pass: this runs once per service per signal per loop pass.
+        # Equivalent, since a DNS-1123 name or a duration cannot contain a placeholder's braces;
+        # `{version}` is left for the caller, as before.
+        return (
+            self.signal(name)
+            .query.replace("{window}", window)
+            .replace("{namespace}", target.namespace)
+            .replace("{service}", target.service)
+        )
 
     def render_all(self, name: str, *, window: str | None = None) -> str | None:
         """The signal's all-services PromQL, or None when the catalog gives no such form."""
