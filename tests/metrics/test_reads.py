@@ -178,6 +178,32 @@ class TestClusterReads:
         others = registry.call("list_events", {**args, "service": "fraud-detector"}).data
         assert not any(e["name"].startswith("ranker") for e in others["events"])
 
+    def test_events_are_read_once_per_clock_reading(self, tmp_path_factory, catalog):
+        """An observer turn asks for a namespace's events once per service it looks at; the
+        cluster is asked once while the clock stands still, and again once it moved (the new
+        events then show)."""
+        fresh = make_sim(tmp_path_factory, advance=300.0)
+        calls = []
+
+        class Counting(SimClusterClient):
+            def events(self, **kw):
+                calls.append(kw)
+                return super().events(**kw)
+
+        registry = ToolRegistry()
+        register_read_tools(
+            registry, ReadContext(SimMetricsSource(fresh), catalog, Counting(fresh))
+        )
+        args = {"namespace": "ml", "since": "1m"}
+        before = registry.call("list_events", {**args, "service": "ranker"}).data["events"]
+        registry.call("list_events", {**args, "service": "fraud-detector"})
+        assert len(calls) == 1
+        fresh.apply(Target(namespace="ml", service="ranker"), RestartAction(pods=1))
+        fresh.advance(5.0)
+        after = registry.call("list_events", {**args, "service": "ranker"}).data["events"]
+        assert len(calls) == 2
+        assert len(after) > len(before)
+
     def test_rollout_history(self, sim, catalog):
         result = registry_for(sim, catalog).call("rollout_history", RANKER)
         assert result.status is ToolStatus.SUCCESS
