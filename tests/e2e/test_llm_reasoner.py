@@ -115,6 +115,9 @@ def test_bad_llm_settings_exit_2_naming_the_variable(tmp_path: Path) -> None:
     url = _loop(tmp_path, "--reasoner", "openai", "--llm-url", "localhost:8000", env=env)
     assert url.returncode == 2
     assert "--llm-url: expected an http:// or https:// URL" in url.stderr
+    typo = _loop(tmp_path, "--reasoner", "openai", env=env | {"QUARTERDECK_LLM_MODLE": "m"})
+    assert typo.returncode == 2
+    assert "unknown variable QUARTERDECK_LLM_MODLE; known:" in typo.stderr
     mixed = _loop(tmp_path, "--llm-model", "m", env=env)
     assert mixed.returncode == 2
     assert "--llm-url and --llm-model are for --reasoner openai" in mixed.stderr

@@ -42,8 +42,13 @@ def llm_settings(
             bad_input("--llm-url and --llm-model are for --reasoner openai")
         return None
     flags = {"base_url": url, "model": model}
+    env = os.environ if env is None else env
+    known = {ENV_PREFIX + name.upper() for name in LLMSettings.model_fields}
+    unknown = sorted(k for k in env if k.startswith(ENV_PREFIX) and k not in known)
+    if unknown:  # a misspelt setting must not be silently left at its default
+        bad_input(f"unknown variable {unknown[0]}; known: {', '.join(sorted(known))}")
     try:
-        return LLMSettings.from_env(os.environ if env is None else env, overrides=flags)
+        return LLMSettings.from_env(env, overrides=flags)
     except ValidationError as e:
         first = e.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "?"
