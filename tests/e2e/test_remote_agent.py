@@ -6,6 +6,7 @@ only bearer tokens of its auth file."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import queue
@@ -46,14 +47,14 @@ def _pump(stream: object, into: queue.Queue[str | None]) -> None:
     into.put(None)
 
 
-@pytest.fixture
-def observer(cluster: RunningServer, tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """`quarterdeck agent observer` on a free port; (its URL, its state folder)."""
-    state = tmp_path / "observer"
+@contextlib.contextmanager
+def agent(name: str, cluster: RunningServer, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """`quarterdeck agent NAME` on a free port; (its URL, its state folder)."""
+    state = tmp_path / name
     cmd = [
-        sys.executable, "-m", "quarterdeck.cli.main", "agent", "observer", "--port", "0",
+        sys.executable, "-m", "quarterdeck.cli.main", "agent", name, "--port", "0",
         "--kube-url", cluster.url, "--prometheus-url", cluster.url, "--state-dir", str(state),
-        "--key-file", str(tmp_path / "observer.key"),
+        "--key-file", str(tmp_path / f"{name}.key"),
         "--auth", str(write_auth_file(tmp_path / "auth.yaml")),
     ]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUARTERDECK_")}
@@ -73,17 +74,23 @@ def observer(cluster: RunningServer, tmp_path: Path) -> Iterator[tuple[str, Path
         if line is None:
             break
         seen.append(line)
-        if m := re.search(r"observer agent at (http://127\.0\.0\.1:\d+/)", line):
+        if m := re.search(rf"{name} agent at (http://127\.0\.0\.1:\d+/)", line):
             url = m.group(1)
     try:
         if url is None:
-            pytest.fail("quarterdeck agent observer did not start:\n" + "".join(seen))
+            pytest.fail(f"quarterdeck agent {name} did not start:\n" + "".join(seen))
         while httpx.get(f"{url}.well-known/agent-card.json", timeout=2).status_code != 200:
             time.sleep(0.05)
         yield url, state
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+@pytest.fixture
+def observer(cluster: RunningServer, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    with agent("observer", cluster, tmp_path) as running:
+        yield running
 
 
 def test_a_chat_request_is_diagnosed_by_the_observer_in_its_own_process(
@@ -159,3 +166,30 @@ def test_a_remote_agent_that_does_not_answer_is_not_ready(
     ready = s.as_("vera").get("/readyz")
     assert ready.status_code == 503
     assert ready.json()["checks"] == {"cluster": True, "metrics": True, "planner_agent": False}
+
+
+def test_a_fix_request_is_planned_by_the_planner_in_its_own_process(
+    serve: StartServer, cluster: RunningServer, tmp_path: Path
+) -> None:
+    """fraud-detector is overloaded at 22 minutes: "fix it" goes observer → planner (both remote)
+    → the server's executor, which applies what the guard allows."""
+    with (
+        agent("observer", cluster, tmp_path) as (obs_url, _),
+        agent("planner", cluster, tmp_path) as (plan_url, plan_state),
+    ):
+        s = serve(
+            "--target", "kube", "--kube-url", cluster.url, "--prometheus-url", cluster.url,
+            "--remote-agent", f"observer={obs_url}", "--remote-agent", f"planner={plan_url}",
+            env={"QUARTERDECK_AGENT_TOKEN": token("otto")},
+        )  # fmt: skip
+        before = s.replicas("fraud-detector")
+        r = s.as_("otto").post("/v1/chat", json={"text": "p95 of fraud-detector is high, fix it"})
+        assert r.status_code == 200, r.text
+        reply = r.json()
+        trace = f"trace-chat-{reply['task_id'][:12]}"
+        planned = _reasoner_steps(plan_state / "audit.db", tmp_path / "planner.key", trace)
+        assert {e.payload["role"] for e in planned} == {"planner"}
+        assert reply["state"] == "completed", reply
+        # the planner's proposal, clamped by the server's guard (the default step limit), applied
+        assert "applied scale to 6 replicas (clamped by policy)" in reply["text"]
+        assert (before, s.replicas("fraud-detector")) == (2, 6)
