@@ -65,16 +65,7 @@ def build_agent(
     from quarterdeck.agents.incident_store import IncidentStoreError
     from quarterdeck.agents.runtime import RuntimeSettings, default_brains
 
-    world = kube_world(
-        state_dir=settings.state_dir,
-        audit_key=audit_key,
-        prometheus_url=settings.prometheus_url,
-        kube_url=settings.kube_url,
-        kubeconfig=settings.kubeconfig,
-        context=settings.context,
-        llm=settings.llm,
-        subdir=f"agent-{settings.name}",
-    )
+    world = kube_world(settings, audit_key=audit_key, subdir=f"agent-{settings.name}")
     try:
         runtime = Runtime.build(
             world.deps,

@@ -243,17 +243,25 @@ class KubeWorld:
     state_dir: Path
 
 
-def kube_world(
-    *,
-    state_dir: Path,
-    audit_key: AuditKey,
-    prometheus_url: str | None,
-    kube_url: str | None = None,
-    kubeconfig: Path | None = None,
-    context: str | None = None,
-    llm: LLMSettings | None = None,
-    subdir: str = "kube",
-) -> KubeWorld:
+class KubeTarget(Protocol):
+    """Where a real cluster and its metrics are, and how the agents think (`ServeSettings` and
+    `agent_serving.AgentSettings` both say so)."""
+
+    @property
+    def state_dir(self) -> Path: ...
+    @property
+    def prometheus_url(self) -> str | None: ...
+    @property
+    def kube_url(self) -> str | None: ...
+    @property
+    def kubeconfig(self) -> Path | None: ...
+    @property
+    def context(self) -> str | None: ...
+    @property
+    def llm(self) -> LLMSettings | None: ...
+
+
+def kube_world(target: KubeTarget, *, audit_key: AuditKey, subdir: str = "kube") -> KubeWorld:
     """The kube target's adapters, policies, audit log and reasoner. A real cluster keeps its
     state across restarts, so do the agents: `state_dir/subdir` is fixed, and pending approvals
     and open incidents wait there for the next process. Raises ServeError naming the problem."""
@@ -267,15 +275,20 @@ def kube_world(
     from quarterdeck.tools.registry import ToolRegistry
     from quarterdeck.tools.signals import CatalogError, load_catalog
 
-    if not prometheus_url:
+    if not target.prometheus_url:
         raise ServeError("the kube target needs --prometheus-url (where the metrics are)")
     clock = WallClock()
     try:
         cluster = make_cluster_client(
-            ClusterConfig(kind="kube", url=kube_url, kubeconfig=kubeconfig, context=context)
+            ClusterConfig(
+                kind="kube",
+                url=target.kube_url,
+                kubeconfig=target.kubeconfig,
+                context=target.context,
+            )
         )
         metrics = make_metrics_source(
-            MetricsConfig(kind="prometheus", url=prometheus_url), clock=clock
+            MetricsConfig(kind="prometheus", url=target.prometheus_url), clock=clock
         )
         catalog = load_catalog()
         guard = Guard(load_policies(default_policy_dir()))
@@ -287,12 +300,12 @@ def kube_world(
         raise ServeError(f"cannot set up the kube target: {type(e).__name__}: {e}") from None
     registry = ToolRegistry()
     register_read_tools(registry, ReadContext(metrics=metrics, catalog=catalog, cluster=cluster))
-    state = state_dir / subdir
-    audit_path = state_dir / "audit.db"
+    state = target.state_dir / subdir
+    audit_path = target.state_dir / "audit.db"
     state.mkdir(parents=True, exist_ok=True)
     audit = AuditLog(audit_path, audit_key, clock=clock, epoch=0.0)
     deps = RuntimeDeps(
-        reasoner=make_reasoner(llm) if llm is not None else None,
+        reasoner=make_reasoner(target.llm) if target.llm is not None else None,
         registry=registry,
         cluster=cluster,
         metrics=metrics,
@@ -311,15 +324,7 @@ def _build_kube(
     from quarterdeck.agents.incident_store import IncidentStoreError
     from quarterdeck.agents.runtime import RuntimeSettings, default_brains
 
-    world = kube_world(
-        state_dir=settings.state_dir,
-        audit_key=audit_key,
-        prometheus_url=settings.prometheus_url,
-        kube_url=settings.kube_url,
-        kubeconfig=settings.kubeconfig,
-        context=settings.context,
-        llm=settings.llm,
-    )
+    world = kube_world(settings, audit_key=audit_key)
     token = settings.agent_token.get_secret_value() if settings.agent_token else None
     try:
         runtime = Runtime.build(
