@@ -6,6 +6,7 @@ and the `quarterdeck` CLI run in-process against the same server and files.
 from __future__ import annotations
 
 import json
+import math
 import os
 import queue
 import re
@@ -25,6 +26,10 @@ from typer.testing import CliRunner
 
 from quarterdeck.api.auth import hash_token
 from quarterdeck.cli.main import app
+from quarterdeck.cli.sim_cmd import default_scenario
+from quarterdeck.sim.engine import Simulator
+from quarterdeck.sim.scenario import load_scenario
+from quarterdeck.sim.wire.server import RunningServer, serve_in_thread
 
 # name → (role, token); alice and bob are both approvers.
 PEOPLE = {
@@ -37,6 +42,7 @@ PEOPLE = {
 FRAUD = {"namespace": "ml", "service": "fraud-detector"}
 RANKER = {"namespace": "ml", "service": "ranker"}
 START_TIMEOUT_S = 30.0
+CLUSTER_AT = 22 * 60.0  # the `cluster` fixture's point in its scenario
 
 
 def token(name: str) -> str:
@@ -131,6 +137,43 @@ def _pump(stream: Any, into: queue.Queue[str | None]) -> None:
     into.put(None)
 
 
+def watch_stdout(
+    proc: subprocess.Popen[str], pattern: str, *, until: str | None = None, deadline: float
+) -> tuple[str | None, list[str]]:
+    """Read `proc`'s stdout (from a thread, so a silent process cannot block the test) until a
+    line contains `until` — or, without it, until `pattern` matches — or the output ends or
+    `deadline` (monotonic) passes. Returns `pattern`'s first group (None if it never matched)
+    and the lines seen."""
+    lines: queue.Queue[str | None] = queue.Queue()
+    threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True).start()
+    seen: list[str] = []
+    found = None
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        if line is None:
+            break
+        seen.append(line)
+        if found is None and (m := re.search(pattern, line)):
+            found = m.group(1)
+        if (until in line) if until is not None else found is not None:
+            break
+    return found, seen
+
+
+@pytest.fixture
+def cluster() -> Iterator[RunningServer]:
+    """flash-sale at 22 minutes behind the simulator's Kubernetes and Prometheus HTTP facades,
+    with sim time mapped onto wall time (fresh samples), standing still."""
+    epoch = float(math.floor(time.time())) - CLUSTER_AT
+    sim = Simulator(load_scenario(default_scenario()), epoch=epoch)
+    sim.advance(CLUSTER_AT)
+    with serve_in_thread(sim, speed=0.0) as running:
+        yield running
+
+
 def start_server(
     tmp: Path, *args: str, auth: bool = True, env: dict[str, str] | None = None
 ) -> Served:
@@ -155,23 +198,10 @@ def start_server(
         cmd += ["--auth", str(auth_file)]
     with err_path.open("w") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=proc_env)
-    lines: queue.Queue[str | None] = queue.Queue()
-    threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True).start()
-    seen: list[str] = []
-    url = None
     deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=0.2)
-        except queue.Empty:
-            continue
-        if line is None:
-            break
-        seen.append(line)
-        if m := re.search(r"REST API\s+(http://127\.0\.0\.1:\d+)/v1", line):
-            url = m.group(1)
-        if "Ctrl-C stops" in line:
-            break
+    url, seen = watch_stdout(
+        proc, r"REST API\s+(http://127\.0\.0\.1:\d+)/v1", until="Ctrl-C stops", deadline=deadline
+    )
     if url is None:
         proc.kill()
         proc.wait(5)

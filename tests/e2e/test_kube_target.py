@@ -4,30 +4,10 @@ Prometheus HTTP facades. No simulator in the server, so a dry-run says it has no
 
 from __future__ import annotations
 
-import math
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from quarterdeck.cli.sim_cmd import default_scenario
-from quarterdeck.sim.engine import Simulator
-from quarterdeck.sim.scenario import load_scenario
-from quarterdeck.sim.wire.server import RunningServer, serve_in_thread
+from quarterdeck.sim.wire.server import RunningServer
 from tests.e2e.conftest import FRAUD, RANKER, StartServer, wait_for
-
-AT = 22 * 60.0
-
-
-@pytest.fixture
-def cluster() -> Iterator[RunningServer]:
-    """flash-sale at 22 minutes, with sim time mapped onto wall time (fresh samples), still."""
-    epoch = float(math.floor(time.time())) - AT
-    sim = Simulator(load_scenario(default_scenario()), epoch=epoch)
-    sim.advance(AT)
-    with serve_in_thread(sim, speed=0.0) as running:
-        yield running
 
 
 def _kubeconfig(path: Path, server: str) -> Path:

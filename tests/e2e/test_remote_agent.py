@@ -7,13 +7,9 @@ only bearer tokens of its auth file."""
 from __future__ import annotations
 
 import contextlib
-import math
 import os
-import queue
-import re
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,29 +18,9 @@ import httpx
 import pytest
 
 from quarterdeck.audit import AuditKey, AuditLog
-from quarterdeck.cli.sim_cmd import default_scenario
-from quarterdeck.sim.engine import Simulator
-from quarterdeck.sim.scenario import load_scenario
-from quarterdeck.sim.wire.server import RunningServer, serve_in_thread
-from tests.e2e.conftest import StartServer, token, write_auth_file
+from quarterdeck.sim.wire.server import RunningServer
+from tests.e2e.conftest import StartServer, token, watch_stdout, write_auth_file
 from tests.support import free_port
-
-AT = 22 * 60.0
-
-
-@pytest.fixture
-def cluster() -> Iterator[RunningServer]:
-    epoch = float(math.floor(time.time())) - AT
-    sim = Simulator(load_scenario(default_scenario()), epoch=epoch)
-    sim.advance(AT)
-    with serve_in_thread(sim, speed=0.0) as running:
-        yield running
-
-
-def _pump(stream: object, into: queue.Queue[str | None]) -> None:
-    for line in stream:  # type: ignore[attr-defined]
-        into.put(line)
-    into.put(None)
 
 
 @contextlib.contextmanager
@@ -61,21 +37,9 @@ def agent(name: str, cluster: RunningServer, tmp_path: Path) -> Iterator[tuple[s
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
     )
-    lines: queue.Queue[str | None] = queue.Queue()
-    threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True).start()
-    seen: list[str] = []
-    url = None
-    deadline = time.monotonic() + 30
-    while url is None and time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=0.2)
-        except queue.Empty:
-            continue
-        if line is None:
-            break
-        seen.append(line)
-        if m := re.search(rf"{name} agent at (http://127\.0\.0\.1:\d+/)", line):
-            url = m.group(1)
+    url, seen = watch_stdout(
+        proc, rf"{name} agent at (http://127\.0\.0\.1:\d+/)", deadline=time.monotonic() + 30
+    )
     try:
         if url is None:
             pytest.fail(f"quarterdeck agent {name} did not start:\n" + "".join(seen))
