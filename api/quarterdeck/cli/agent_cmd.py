@@ -14,7 +14,13 @@ from typing import Annotated
 import typer
 
 from quarterdeck.cli.errors import bad_input
-from quarterdeck.cli.reasoner_opts import REASONER_HELP, describe, llm_settings
+from quarterdeck.cli.reasoner_opts import (
+    LlmModelOption,
+    LlmUrlOption,
+    ReasonerOption,
+    describe,
+    llm_settings,
+)
 from quarterdeck.core.heap import freeze_startup_heap
 
 NAMES = ("observer", "planner")
@@ -57,11 +63,9 @@ def agent_cmd(
         Path | None,
         typer.Option("--auth", help="Who may call it (the `serve` auth file format)."),
     ] = None,
-    reasoner: Annotated[str, typer.Option("--reasoner", help=REASONER_HELP)] = "embedded",
-    llm_url: Annotated[
-        str | None, typer.Option("--llm-url", help="openai: the server's …/v1 base URL.")
-    ] = None,
-    llm_model: Annotated[str | None, typer.Option("--llm-model", help="openai: the model.")] = None,
+    reasoner: ReasonerOption = "embedded",
+    llm_url: LlmUrlOption = None,
+    llm_model: LlmModelOption = None,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn's log level.")] = "warning",
 ) -> None:
     """Serve one agent — the observer (reads signals, diagnoses) or the planner (proposes and

@@ -16,7 +16,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from quarterdeck.cli.errors import bad_input, stderr
-from quarterdeck.cli.reasoner_opts import REASONER_HELP, llm_settings
+from quarterdeck.cli.reasoner_opts import (
+    LlmModelOption,
+    LlmUrlOption,
+    ReasonerOption,
+    llm_settings,
+)
 from quarterdeck.core.heap import freeze_startup_heap
 
 if TYPE_CHECKING:
@@ -136,11 +141,9 @@ def loop_cmd(
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.", min=0)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="Print only steps with events.")] = False,
-    reasoner: Annotated[str, typer.Option("--reasoner", help=REASONER_HELP)] = "embedded",
-    llm_url: Annotated[
-        str | None, typer.Option("--llm-url", help="openai: the server's …/v1 base URL.")
-    ] = None,
-    llm_model: Annotated[str | None, typer.Option("--llm-model", help="openai: the model.")] = None,
+    reasoner: ReasonerOption = "embedded",
+    llm_url: LlmUrlOption = None,
+    llm_model: LlmModelOption = None,
 ) -> None:
     """Run the autonomous loop on a simulated cluster: every interval, observe every service and
     act per the mode (observe: report; suggest: propose, apply nothing; approve: wait for a

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
+
+import typer
 
 from quarterdeck.cli.errors import bad_input
 
@@ -20,6 +22,13 @@ if TYPE_CHECKING:
 
 REASONERS = ("embedded", "openai")
 REASONER_HELP = "embedded (default: no key, no network) or openai (QUARTERDECK_LLM_* variables)."
+
+# The three options, declared once for every command that runs agents.
+ReasonerOption = Annotated[str, typer.Option("--reasoner", help=REASONER_HELP)]
+LlmUrlOption = Annotated[
+    str | None, typer.Option("--llm-url", help="openai: the server's …/v1 base URL.")
+]
+LlmModelOption = Annotated[str | None, typer.Option("--llm-model", help="openai: the model.")]
 
 
 def llm_settings(

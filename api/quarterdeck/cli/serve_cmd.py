@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from quarterdeck.cli.errors import bad_input
-from quarterdeck.cli.reasoner_opts import REASONER_HELP, describe, llm_settings
+from quarterdeck.cli.reasoner_opts import (
+    LlmModelOption,
+    LlmUrlOption,
+    ReasonerOption,
+    describe,
+    llm_settings,
+)
 from quarterdeck.core.heap import freeze_startup_heap
 
 if TYPE_CHECKING:
@@ -176,11 +182,9 @@ def serve_cmd(
     log_level: Annotated[
         str, typer.Option("--log-level", help="uvicorn's log level (warning, info, debug).")
     ] = "warning",
-    reasoner: Annotated[str, typer.Option("--reasoner", help=REASONER_HELP)] = "embedded",
-    llm_url: Annotated[
-        str | None, typer.Option("--llm-url", help="openai: the server's …/v1 base URL.")
-    ] = None,
-    llm_model: Annotated[str | None, typer.Option("--llm-model", help="openai: the model.")] = None,
+    reasoner: ReasonerOption = "embedded",
+    llm_url: LlmUrlOption = None,
+    llm_model: LlmModelOption = None,
     remote_agent: Annotated[
         list[str] | None,
         typer.Option(
