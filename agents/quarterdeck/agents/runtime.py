@@ -60,7 +60,7 @@ from quarterdeck.agents.loop import AutonomousLoop, LoopMode, LoopStep
 from quarterdeck.agents.verify import Signals
 from quarterdeck.core.clock import Clock
 from quarterdeck.core.models import Target
-from quarterdeck.tools.cluster.base import ClusterClient, ClusterError
+from quarterdeck.tools.cluster.base import ClusterClient, listed_targets
 from quarterdeck.tools.metrics.base import MetricsError, MetricsSource
 from quarterdeck.tools.registry import ToolRegistry
 from quarterdeck.tools.signals import SignalCatalog, load_catalog, read_signal
@@ -169,13 +169,7 @@ def account_for_every_service(diagnose: Diagnoser, cluster: ClusterClient) -> Di
 
     def diagnosed(services: Sequence[Target] | None) -> list[ServiceHealth]:
         found = diagnose(services)
-        if services:
-            expected = list(services)
-        else:
-            try:
-                expected = [d.target for d in cluster.deployments()]
-            except ClusterError:
-                expected = []
+        expected = list(services) if services else listed_targets(cluster)
         seen = {h.target for h in found}
         missing = [
             ServiceHealth(

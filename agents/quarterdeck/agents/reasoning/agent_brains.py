@@ -37,7 +37,7 @@ from quarterdeck.core.models import (
     ScaleAction,
     Target,
 )
-from quarterdeck.tools.cluster.base import ClusterClient, ClusterError
+from quarterdeck.tools.cluster.base import ClusterClient, ClusterError, listed_targets
 from quarterdeck.tools.registry import ToolRegistry
 
 
@@ -56,13 +56,6 @@ def _health(d: Diagnosis) -> ServiceHealth:
 
 def _why(outcome: AgentOutcome) -> str:
     return f"{outcome.reasoner} stopped ({outcome.stopped}): {outcome.error or outcome.text}"
-
-
-def _every_service(cluster: ClusterClient) -> list[Target]:
-    try:
-        return [d.target for d in cluster.deployments()]
-    except ClusterError:
-        return []
 
 
 def reasoner_brains(
@@ -90,7 +83,7 @@ def reasoner_brains(
             # saying why: "the LLM is unreachable" must not pass for "no signals".
             return [
                 ServiceHealth(target=t, health=Health.NO_DATA, summary=_why(outcome))
-                for t in wanted or _every_service(cluster)
+                for t in wanted or listed_targets(cluster)
             ]
         out = []
         for item in raw:

@@ -160,3 +160,12 @@ class RestartMarking(Protocol):
     def restart_marked(self, target: Target, marker: str) -> ApplyResult:
         """A rolling restart stamped `marker`; `applied=False` when the marker is already set."""
         ...
+
+
+def listed_targets(cluster: ClusterClient) -> list[Target]:
+    """Every Deployment's target, sorted; none when the cluster does not answer (a caller that
+    accounts for every service then has nothing to add, rather than failing)."""
+    try:
+        return [d.target for d in cluster.deployments()]
+    except ClusterError:
+        return []
