@@ -193,7 +193,8 @@ class ReadTools:
         # The same for the cluster's events: one observer turn asks for the namespace's events
         # once per service it looks at closely, all at the same clock reading.
         self._events_lock = threading.Lock()
-        self._events_memo: dict[tuple[float, float, str | None], list[ClusterEvent]] = {}
+        self._events_stamp: float | None = None  # the clock reading the memo holds
+        self._events_memo: dict[tuple[float, str | None], list[ClusterEvent]] = {}
 
     # service health ------------------------------------------------------------------------
 
@@ -352,16 +353,18 @@ class ReadTools:
         return _guarded("list_events", run)
 
     def _events(self, now: float, since: float, namespace: str | None) -> list[ClusterEvent]:
-        key = (now, since, namespace)
+        key = (since, namespace)
         with self._events_lock:
-            if any(k[0] != now for k in self._events_memo):
-                self._events_memo.clear()  # the clock moved: the cluster may have moved too
+            if self._events_stamp != now:  # the clock moved: the cluster may have moved too
+                self._events_memo.clear()
+                self._events_stamp = now
             hit = self._events_memo.get(key)
         if hit is not None:
             return hit
         events = self._cluster().events(since=since, namespace=namespace)
         with self._events_lock:
-            self._events_memo[key] = events
+            if self._events_stamp == now:
+                self._events_memo[key] = events
         return events
 
     def rollout_history(self, p: ServiceParams) -> ToolResult:
