@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from quarterdeck.agents.graph import AgentTask, run_agent
 from quarterdeck.agents.reasoning.agent_brains import reasoner_brains
-from quarterdeck.agents.reasoning.embedded import EmbeddedReasoner
+from quarterdeck.agents.reasoning.embedded import EmbeddedReasoner, placement
+from quarterdeck.agents.sim_observe import busiest_nodes
+from quarterdeck.core.models import ScaleAction, Target
 
 from .conftest import World
+
+RANKER = Target(namespace="ml", service="ranker")
 
 
 def test_observer_turn_reads_tools_and_diagnoses(world: World) -> None:
@@ -17,6 +23,19 @@ def test_observer_turn_reads_tools_and_diagnoses(world: World) -> None:
     (d,) = out.payload["diagnoses"]
     assert d["target"]["service"] == "ranker"
     assert d["cause"] == "none"
+
+
+def test_observer_learns_start_up_and_placement_from_the_pods(world: World) -> None:
+    """The tools path knows what the bench's reader knows: how long a pod takes to serve, how
+    many of a service's pods one node loss takes, and which pods have no node."""
+    out = run_agent("observer", EmbeddedReasoner(), world.registry, AgentTask(text="diagnose"))
+    assert "list_pods" in {c.name for c in out.calls}
+    world.sim.apply(RANKER, ScaleAction(replicas=9))  # 9 pods on 4 nodes: one holds three
+    world.sim.advance(10)
+    pods = world.registry.call("list_pods", {"namespace": "ml", "service": "ranker"}).data["pods"]
+    per_node = Counter(p.node for p in world.sim.pods("ml", "ranker"))
+    assert placement(pods) == (30.0, max(per_node.values()), 0)
+    assert busiest_nodes(world.sim)[("ml", "ranker")] == max(per_node.values()) == 3
 
 
 def test_injected_event_text_changes_no_decision(world: World) -> None:

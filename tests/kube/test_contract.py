@@ -45,6 +45,18 @@ def test_lists_pods_with_node_phase_and_readiness(cluster: Cluster) -> None:
     assert len(cluster.client.pods()) == 7
 
 
+def test_a_ready_pod_shows_its_start_up_and_a_starting_one_none(cluster: Cluster) -> None:
+    # The scenario's pods were running before it began: they too show their 10 s start-up.
+    assert {p.startup_s for p in cluster.client.pods("ml", "ranker")} == {10.0}
+    cluster.client.apply(RANKER, ScaleAction(replicas=4))
+    cluster.advance(5)
+    starting = [p for p in cluster.client.pods("ml", "ranker") if not p.ready]
+    assert len(starting) == 1
+    assert starting[0].startup_s is None
+    cluster.advance(10)
+    assert {p.startup_s for p in cluster.client.pods("ml", "ranker")} == {10.0}
+
+
 def test_scale_changes_replicas_then_pods_become_ready(cluster: Cluster) -> None:
     result = cluster.client.apply(RANKER, ScaleAction(replicas=5))
     assert result.applied

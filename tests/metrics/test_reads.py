@@ -204,6 +204,21 @@ class TestClusterReads:
         assert len(calls) == 2
         assert len(after) > len(before)
 
+    def test_pods_show_node_readiness_and_start_up(self, sim, catalog):
+        registry = registry_for(sim, catalog)
+        mine = registry.call("list_pods", RANKER)
+        assert mine.status is ToolStatus.SUCCESS
+        expected = {p.name: p for p in sim.pods("ml", "ranker")}
+        assert {p["name"] for p in mine.data["pods"]} == set(expected)
+        for pod in mine.data["pods"]:
+            view = expected[pod["name"]]
+            assert pod["node"] == view.node
+            assert pod["ready"] == (view.phase == "Ready")
+            assert pod["startup_s"] == (30.0 if pod["ready"] else None)
+        everyone = registry.call("list_pods", {"limit": 1})
+        assert everyone.data["count"] == len(sim.pods())
+        assert len(everyone.data["pods"]) == 1
+
     def test_rollout_history(self, sim, catalog):
         result = registry_for(sim, catalog).call("rollout_history", RANKER)
         assert result.status is ToolStatus.SUCCESS

@@ -15,7 +15,7 @@ events, the revision list until it changes); reading never changes the simulator
 from __future__ import annotations
 
 import math
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -71,6 +71,17 @@ def _significant(rate: float | None, level: float, span: float, rise: float = RI
     return rate
 
 
+def busiest_nodes(sim: Simulator) -> dict[tuple[str, str], int]:
+    """(namespace, service) → the most of its scheduled pods on one node, in one pass."""
+    per_node: Counter[tuple[str, str, str]] = Counter(
+        (p.namespace, p.service, p.node) for p in sim.pods() if p.node is not None
+    )
+    out: dict[tuple[str, str], int] = {}
+    for (ns, name, _), n in per_node.items():
+        out[(ns, name)] = max(out.get((ns, name), 0), n)
+    return out
+
+
 class SimObserver:
     def __init__(self, windows: tuple[float, ...] = (60.0, 300.0)) -> None:
         self.windows = windows
@@ -79,7 +90,8 @@ class SimObserver:
 
     def observe_all(self, sim: Simulator) -> list[ServiceObservation]:
         self._read_events(sim)
-        return [self.observe(sim, v) for v in sim.services()]
+        busiest = busiest_nodes(sim)
+        return [self.observe(sim, v, busiest.get((v.namespace, v.name))) for v in sim.services()]
 
     def _read_events(self, sim: Simulator) -> None:
         # Only reasons and kinds are kept for decisions; the message rides along as data.
@@ -92,7 +104,9 @@ class SimObserver:
             )
         self._events_seen = sim.now + 1e-9
 
-    def observe(self, sim: Simulator, v: ServiceView) -> ServiceObservation:
+    def observe(
+        self, sim: Simulator, v: ServiceView, busiest_node_pods: int | None = None
+    ) -> ServiceObservation:
         ns, name = v.namespace, v.name
         mem = self._mem.setdefault((ns, name), _Memory())
         now = sim.now
@@ -182,6 +196,7 @@ class SimObserver:
             load_slope=trend,
             nominal_capacity_rps=v.capacity_rps or None,
             startup_s=v.startup_s,
+            busiest_node_pods=busiest_node_pods,
             gpu_per_pod=v.pod_gpu,
             windows=windows,
             version=v.version,

@@ -191,6 +191,10 @@ class Simulator:
         self.cluster.schedule(0.0)
         for pod in self.cluster.pods.values():
             if pod.node is not None:
+                # Already running: each pod started one start-up before the run, as the pods of a
+                # live Deployment did, so a reader that learns start-up times from pod
+                # timestamps (the Kubernetes facade's startTime → Ready) sees real ones.
+                pod.created_at = pod.scheduled_at = -pod.startup
                 pod.ready = True
                 pod.ready_at = 0.0
         self.cluster.ready_heap.clear()

@@ -72,6 +72,7 @@ class ServiceObservation:
     load_slope: float | None = None  # rps per second, recent trend (positive = rising)
     nominal_capacity_rps: float | None = None  # per replica, as specified (None = unknown)
     startup_s: float | None = None
+    busiest_node_pods: int | None = None  # most of its pods on one node (None = placement unknown)
     gpu_per_pod: int = 0
     windows: tuple[Window, ...] = ()
     version: str = ""

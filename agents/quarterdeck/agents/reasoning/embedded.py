@@ -19,6 +19,7 @@ is carried as data and cannot change a decision.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -41,6 +42,7 @@ from quarterdeck.agents.reasoning.protocol import (
     ToolCall,
 )
 from quarterdeck.core.models import RestartAction, RollbackAction, RouteAction, ScaleAction, Target
+from quarterdeck.tools.reads import MAX_PODS
 
 MAX_DETAILED = 20  # services looked at closely in one observer turn
 _WINDOWS = {"1m": SHORT_S, "5m": LONG_S}
@@ -84,6 +86,12 @@ class EmbeddedReasoner:
                     ]
                 else:
                     calls.append(_call(f"h{label}", "service_health", {"window": label}))
+            # Pods give placement (what a node loss takes) and start-up times (how far ahead
+            # a scale-up must look); one listing for all services is cheaper than one each.
+            if wanted:
+                calls += [_call(f"pods-{i}", "list_pods", _svc(t)) for i, t in enumerate(wanted)]
+            else:
+                calls.append(_call("pods", "list_pods", {"limit": MAX_PODS}))
             return ReasonerReply(tool_calls=tuple(calls))
         reports = _health_reports(results)
         detailed = {m.tool_call_id for m in results if (m.tool_call_id or "").startswith("d-")}
@@ -100,8 +108,11 @@ class EmbeddedReasoner:
                 return ReasonerReply(tool_calls=tuple(calls))
         diagnoses = []
         details = _details_by_target(results)
+        pods = _pods_by_target(results)
         for target, report in sorted(reports.items(), key=lambda kv: str(kv[0])):
-            obs = observation_from_tools(target, report, details.get(str(target), {}))
+            obs = observation_from_tools(
+                target, report, details.get(str(target), {}), pods.get(target)
+            )
             if obs is None:
                 continue
             diagnoses.append(diagnose(obs, self.diagnosis))
@@ -218,6 +229,38 @@ def _health_reports(results: list[Message]) -> dict[Target, dict[str, dict[str, 
     return out
 
 
+def _pods_by_target(results: list[Message]) -> dict[Target, list[dict[str, Any]]]:
+    """service → its pods, from the list_pods results."""
+    out: dict[Target, list[dict[str, Any]]] = {}
+    for m in results:
+        env = m.data if isinstance(m.data, dict) else {}
+        data = env.get("data")
+        if m.name != "list_pods" or not isinstance(data, dict):
+            continue
+        for pod in data.get("pods") or []:
+            try:
+                target = Target(namespace=pod.get("namespace"), service=pod.get("service"))
+            except ValueError:
+                continue
+            out.setdefault(target, []).append(pod)
+    return out
+
+
+def placement(pods: list[dict[str, Any]]) -> tuple[float | None, int | None, int]:
+    """(median start-up seconds of the pods that show one, most pods on one node, pods with no
+    node) of one service's pods. The median: a pod whose readiness flipped since it started
+    shows a longer "start-up" than it had."""
+    startups = sorted(
+        float(p["startup_s"])
+        for p in pods
+        if isinstance(p.get("startup_s"), int | float) and p["startup_s"] > 0
+    )
+    startup = startups[len(startups) // 2] if startups else None
+    per_node = Counter(str(p["node"]) for p in pods if p.get("node"))
+    busiest = max(per_node.values()) if per_node else None
+    return startup, busiest, sum(1 for p in pods if not p.get("node"))
+
+
 def _needs_detail(reports: dict[str, dict[str, Any]]) -> bool:
     r = reports.get("1m") or {}
     if r.get("health") != "ok":
@@ -279,9 +322,13 @@ def _threshold(report: dict[str, Any], signal: str) -> float | None:
 
 
 def observation_from_tools(
-    target: Target, reports: dict[str, dict[str, Any]], details: dict[str, Any]
+    target: Target,
+    reports: dict[str, dict[str, Any]],
+    details: dict[str, Any],
+    pods: list[dict[str, Any]] | None = None,
 ) -> ServiceObservation | None:
-    """A `ServiceObservation` from the read tools' answers; None when there is no usable data."""
+    """A `ServiceObservation` from the read tools' answers; None when there is no usable data.
+    Without `pods` the start-up, placement and unschedulable pods are unknown."""
     short = reports.get("1m")
     if not short or short.get("health") in ("no_data", "unknown"):
         return None
@@ -333,6 +380,7 @@ def observation_from_tools(
     ready = _value(short, "ready_replicas")
     spec = _value(short, "desired_replicas")
     observed = short.get("observed_at")
+    startup, busiest, pending = placement(pods) if pods is not None else (None, None, 0)
     return ServiceObservation(
         target=target,
         at=float(observed) if isinstance(observed, int | float) else 0.0,
@@ -341,6 +389,9 @@ def observation_from_tools(
         spec_replicas=int(spec or 0),
         ready=int(ready or 0),
         starting=max(0, int((spec or 0) - (ready or 0))),
+        pending=min(pending, max(0, int((spec or 0) - (ready or 0)))),
+        startup_s=startup,
+        busiest_node_pods=busiest,
         utilisation=_value(short, "utilisation"),
         offered_rps=_value(short, "request_rate"),
         windows=windows,

@@ -56,6 +56,11 @@ class Pod(_Value):
     phase: str = Field(description="Pending | Running | Failed | Succeeded | Unknown")
     ready: bool
     restarts: int = 0
+    startup_s: float | None = Field(
+        default=None,
+        description="seconds from the pod's start to Ready, as its timestamps say "
+        "(None while it is not Ready)",
+    )
 
 
 class ClusterEvent(_Value):

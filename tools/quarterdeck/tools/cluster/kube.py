@@ -301,10 +301,18 @@ class KubeClusterClient:
             labels = item.metadata.labels or {}
             status = item.status
             statuses = (status.container_statuses if status else None) or []
-            ready = any(
-                c.type == "Ready" and c.status == "True"
-                for c in ((status.conditions if status else None) or [])
+            ready_condition = next(
+                (
+                    c
+                    for c in ((status.conditions if status else None) or [])
+                    if c.type == "Ready" and c.status == "True"
+                ),
+                None,
             )
+            ready_since = (
+                _timestamp(ready_condition.last_transition_time) if ready_condition else None
+            )
+            started = _timestamp(status.start_time) if status else None
             values.append(
                 Pod(
                     namespace=item.metadata.namespace,
@@ -313,8 +321,13 @@ class KubeClusterClient:
                     version=labels.get(conv.VERSION_LABEL, ""),
                     node=item.spec.node_name if item.spec else None,
                     phase=(status.phase if status else None) or "Unknown",
-                    ready=ready,
+                    ready=ready_condition is not None,
                     restarts=sum(c.restart_count for c in statuses),
+                    # Ready's last transition is its start-up only if it never flipped since;
+                    # readers take a median over pods for that reason.
+                    startup_s=ready_since - started
+                    if ready_since is not None and started is not None
+                    else None,
                 )
             )
         return sorted(values, key=lambda p: (p.namespace, p.name))

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from quarterdeck.core.models import Action, RestartAction, RollbackAction, Target
 from quarterdeck.sim.errors import InvalidAction, NotFound
-from quarterdeck.sim.views import ServiceView
+from quarterdeck.sim.views import PodView, ServiceView
 from quarterdeck.sim.world import holding_sim_lock
 from quarterdeck.tools.cluster.base import (
     ApplyResult,
@@ -112,6 +112,7 @@ class SimClusterClient:
                 phase="Pending" if pv.phase == "Pending" else "Running",
                 ready=pv.phase == "Ready",
                 restarts=0,
+                startup_s=_startup(pv),
             )
             for pv in self.sim.pods(namespace=namespace, service=service)
             if self._visible(pv.namespace)
@@ -187,3 +188,9 @@ class SimClusterClient:
 
     def is_online(self) -> bool:
         return True
+
+
+def _startup(pv: PodView) -> float | None:
+    if pv.phase != "Ready" or pv.ready_at is None or pv.scheduled_at is None:
+        return None
+    return pv.ready_at - pv.scheduled_at

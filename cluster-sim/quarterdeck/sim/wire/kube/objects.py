@@ -236,8 +236,8 @@ def pod(pv: PodView, sv: ServiceView, epoch: float) -> Obj:
         spec["nodeName"] = pv.node
     ready = pv.phase == "Ready"
     scheduled = pv.node is not None
-    started = timestamp(epoch + (pv.scheduled_at or pv.created_at))
-    ready_at = timestamp(epoch + (pv.ready_at or pv.created_at)) if ready else started
+    started = timestamp(epoch + (pv.created_at if pv.scheduled_at is None else pv.scheduled_at))
+    ready_at = timestamp(epoch + pv.ready_at) if ready and pv.ready_at is not None else started
 
     def condition(kind: str, status: bool, reason: str | None = None) -> Obj:
         out: Obj = {
