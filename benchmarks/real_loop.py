@@ -19,9 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from quarterdeck.agents.controller import make_agent_controller
+from quarterdeck.agents.brain.diagnosis import DiagnosisSettings
+from quarterdeck.agents.controller import AgentController, AgentControllerSettings
 from quarterdeck.agents.embedded import build_embedded
 from quarterdeck.agents.loop import LoopMode
+from quarterdeck.agents.reasoning.embedded import EmbeddedReasoner
 from quarterdeck.audit import AuditKey
 from quarterdeck.sim.bench import default_scenario_dir
 from quarterdeck.sim.runner import run
@@ -30,12 +32,16 @@ from quarterdeck.sim.scenario import load_scenario
 INTERVAL_S = 15.0
 
 
-async def real_loop(path: Path) -> tuple[float, float, float]:
+async def real_loop(path: Path, sizing: DiagnosisSettings) -> tuple[float, float, float]:
     """(SLO-violation minutes, replica-hours, wall seconds) of the real loop on `path`."""
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as state:
         embedded = build_embedded(
-            path, Path(state), mode=LoopMode.AUTO, audit_key=AuditKey(b"b" * 32)
+            path,
+            Path(state),
+            mode=LoopMode.AUTO,
+            audit_key=AuditKey(b"b" * 32),
+            reasoner=EmbeddedReasoner(sizing),
         )
         try:
             sim = embedded.sim
@@ -52,7 +58,14 @@ async def real_loop(path: Path) -> tuple[float, float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("scenarios", nargs="*", type=Path)
+    ap.add_argument(
+        "--node-loss-headroom",
+        type=float,
+        metavar="SECONDS",
+        help="both controllers keep N+1 by node for pods starting this slowly (default: off)",
+    )
     args = ap.parse_args()
+    sizing = DiagnosisSettings(node_loss_start_s=args.node_loss_headroom)
     paths = args.scenarios or [
         p
         for p in sorted(default_scenario_dir().glob("*.yaml"))
@@ -60,8 +73,9 @@ def main() -> None:
     ]
     print(f"{'scenario':18} {'bench agent':>22} {'real loop':>22} {'wall s':>7}")
     for path in paths:
-        bench = run(load_scenario(path), make_agent_controller()).metrics
-        slo, rh, wall = asyncio.run(real_loop(path))
+        controller = AgentController(AgentControllerSettings(diagnosis=sizing))
+        bench = run(load_scenario(path), controller).metrics
+        slo, rh, wall = asyncio.run(real_loop(path, sizing))
         print(
             f"{path.stem:18} {bench.slo_violation_minutes:8.1f} min {bench.replica_hours:7.1f} h"
             f" {slo:8.1f} min {rh:7.1f} h {wall:7.1f}"

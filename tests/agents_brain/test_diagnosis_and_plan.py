@@ -154,3 +154,47 @@ def test_slow_starting_services_are_sized_for_the_lower_band(observe: Observe) -
     slow = diagnose(replace(steady, startup_s=240.0), settings)
     assert slow.cause == "load"
     assert slow.details["needed"] == math.ceil(steady.offered_rps / (cap * 0.5) - 1e-9)  # type: ignore[operator]
+
+
+def test_node_loss_headroom_keeps_the_busiest_node_spare(observe: Observe) -> None:
+    """With `node_loss_start_s`, a slow-starting service keeps enough replicas to lose the node
+    holding most of its pods and still serve its load at `node_loss_utilisation`."""
+    from quarterdeck.agents.brain.diagnosis import DiagnosisSettings
+
+    obs = observe("", 180)
+    assert obs.busiest_node_pods == 1  # four pods spread over four nodes
+    settings = DiagnosisSettings(node_loss_start_s=60.0)
+    # 100 req/s on 4 × 40: three survivors serve it below 90 %, nothing to do.
+    assert diagnose(obs, settings).cause == "none"
+    packed = replace(obs, busiest_node_pods=2)  # one node loss takes half
+    d = diagnose(packed, settings)
+    assert d.cause == "load"
+    assert d.severity == "risk"
+    assert d.details["node_loss_headroom"] is True
+    cap, load = obs.capacity_per_replica, d.details["projected_load_rps"]
+    assert cap is not None
+    assert d.details["needed"] == math.ceil(load / (cap * 0.9) - 1e-9) + 2
+    assert "busiest node (2 pod(s))" in d.summary
+    (first, *_) = candidates(d)
+    assert first.action == ScaleAction(replicas=d.details["needed"])
+    # Off by default, and only for pods that start at least that slowly.
+    assert diagnose(packed).cause == "none"
+    assert diagnose(replace(packed, startup_s=30.0), settings).cause == "none"
+
+
+def test_a_scale_down_keeps_the_node_loss_headroom(observe: Observe) -> None:
+    from quarterdeck.agents.brain.diagnosis import DiagnosisSettings
+
+    obs = observe("", 420)
+    big = replace(obs, spec_replicas=12, ready=12, utilisation=(obs.offered_rps or 0) / (40 * 12))
+    plain = diagnose(big)
+    assert plain.cause == "overprovisioned"
+    packed = replace(big, busiest_node_pods=3)
+    kept = diagnose(packed, DiagnosisSettings(node_loss_start_s=60.0))
+    assert kept.cause == "overprovisioned"
+    # The busiest node's three pods are kept on top of what serves the load at 90 %.
+    rate = obs.window(300.0).request_rate  # type: ignore[union-attr]
+    assert rate is not None
+    survive = math.ceil(rate / (40 * 0.9) - 1e-9) + 3
+    assert kept.details["needed"] == max(plain.details["needed"], survive)
+    assert kept.details["needed"] > plain.details["needed"]

@@ -47,3 +47,27 @@ def test_bad_input_exits_2(tmp_path: Path, args: list[str], problem: str) -> Non
     assert code == 2
     assert problem in out
     assert "Traceback" not in out
+
+
+def test_node_loss_headroom_rides_out_a_gpu_node_loss(tmp_path: Path) -> None:
+    """gpu-node-loss: a GPU node holding half of llm-chat's pods fails. With the headroom the
+    loop has the spare replicas up before it, and the SLO holds; without it, it breaks."""
+    scenario = Path(__file__).parents[2] / "cluster-sim/scenarios/gpu-node-loss.yaml"
+    args = ("--scenario", str(scenario), "--mode", "auto", "--quiet")
+    code, plain = loop(tmp_path / "plain", *args)
+    assert code == 0, plain
+    code, spare = loop(tmp_path / "spare", *args, "--node-loss-headroom", "60s")
+    assert code == 0, spare
+
+    def minutes(out: str) -> float:
+        return float(out.split("SLO violation ")[1].split(" min", maxsplit=1)[0])
+
+    assert minutes(plain) > 1.0
+    assert minutes(spare) == 0.0
+
+
+@pytest.mark.parametrize("value", ["0s", "soon"])
+def test_bad_node_loss_headroom_exits_2(tmp_path: Path, value: str) -> None:
+    code, out = loop(tmp_path, "--node-loss-headroom", value, "--steps", "1")
+    assert code == 2
+    assert "--node-loss-headroom" in out

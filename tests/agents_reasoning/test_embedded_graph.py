@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 
+from quarterdeck.agents.brain.observation import Placement
 from quarterdeck.agents.graph import AgentTask, run_agent
 from quarterdeck.agents.reasoning.agent_brains import reasoner_brains
 from quarterdeck.agents.reasoning.embedded import EmbeddedReasoner, placement
-from quarterdeck.agents.sim_observe import busiest_nodes
+from quarterdeck.agents.sim_observe import pod_placement
 from quarterdeck.core.models import ScaleAction, Target
 
 from .conftest import World
@@ -27,15 +28,24 @@ def test_observer_turn_reads_tools_and_diagnoses(world: World) -> None:
 
 def test_observer_learns_start_up_and_placement_from_the_pods(world: World) -> None:
     """The tools path knows what the bench's reader knows: how long a pod takes to serve, how
-    many of a service's pods one node loss takes, and which pods have no node."""
+    many ready pods one node loss takes, which pods have no node, when the newest turned ready."""
     out = run_agent("observer", EmbeddedReasoner(), world.registry, AgentTask(text="diagnose"))
     assert "list_pods" in {c.name for c in out.calls}
     world.sim.apply(RANKER, ScaleAction(replicas=9))  # 9 pods on 4 nodes: one holds three
     world.sim.advance(10)
-    pods = world.registry.call("list_pods", {"namespace": "ml", "service": "ranker"}).data["pods"]
-    per_node = Counter(p.node for p in world.sim.pods("ml", "ranker"))
-    assert placement(pods) == (30.0, max(per_node.values()), 0)
-    assert busiest_nodes(world.sim)[("ml", "ranker")] == max(per_node.values()) == 3
+    ranker = {"namespace": "ml", "service": "ranker"}
+    starting = placement(world.registry.call("list_pods", ranker).data["pods"])
+    # The six new pods are not ready yet: only the three running ones count, one per node.
+    assert starting == Placement(startup_s=30.0, busiest_node_pods=1, pending=0, last_ready_at=0.0)
+    world.sim.advance(30)
+    ready = [p for p in world.sim.pods("ml", "ranker") if p.phase == "Ready"]
+    assert len(ready) == 9
+    newest = max(p.ready_at for p in ready if p.ready_at is not None)
+    assert newest > 180
+    settled = placement(world.registry.call("list_pods", ranker).data["pods"])
+    assert settled == Placement(30.0, max(Counter(p.node for p in ready).values()), 0, newest)
+    assert settled.busiest_node_pods == 3
+    assert pod_placement(world.sim)[("ml", "ranker")] == Placement(None, 3, 0, newest)
 
 
 def test_injected_event_text_changes_no_decision(world: World) -> None:

@@ -3,16 +3,18 @@ flags refused with exit 2 before anything starts; `chat --embedded` without a se
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from typer.testing import CliRunner
 
 from quarterdeck.cli.main import app
-from tests.e2e.conftest import StartServer
+from tests.e2e.conftest import StartServer, wait_for
 
 
 def test_without_auth_a_one_off_admin_token_is_printed_and_works(serve: StartServer) -> None:
@@ -120,3 +122,29 @@ def test_client_commands_name_an_unreachable_server_and_refuse_bad_urls() -> Non
     bad = CliRunner().invoke(app, ["services", "--url", "ftp://example"], env=env)
     assert bad.exit_code == 2
     assert "--url" in bad.stderr
+
+
+def test_node_loss_headroom_sizes_the_loops_proposals(serve: StartServer) -> None:
+    """`serve --node-loss-headroom`: the banner says so, and the loop asks for the replicas that
+    let llm-chat (4-minute start-up, two pods per GPU node) lose a node."""
+    scenario = Path(__file__).parents[2] / "cluster-sim/scenarios/gpu-node-loss.yaml"
+    s = serve(
+        "--scenario", str(scenario), "--mode", "suggest", "--speed", "60", "--start-at", "5m",
+        "--interval", "15s", "--node-loss-headroom", "60s",
+    )  # fmt: skip
+    assert any("sizing     72% utilisation; pods starting in 1m or more" in x for x in s.stdout)
+
+    def proposals() -> list[dict[str, Any]]:
+        r = s.as_("vera").get("/v1/audit", params={"kind": "proposal"})
+        assert r.status_code == 200, r.text
+        return [
+            e["payload"]
+            for e in r.json()["entries"]
+            if "busiest node" in json.dumps(e["payload"]) and "llm-chat" in json.dumps(e)
+        ]
+
+    (first, *_) = wait_for(proposals, timeout=60.0, what="a node-loss proposal for llm-chat")
+    # Six pods on three GPU nodes: a node loss takes two; seven serve the load without them.
+    assert first["proposal"]["action"] == {"kind": "scale", "replicas": 7}
+    assert "cannot lose their busiest node (2 pod(s))" in first["proposal"]["reason"]
+    assert "pods take 240 s to start" in first["proposal"]["reason"]

@@ -15,7 +15,8 @@ Rules that hold in every mode:
   every scale-down);
 - while a proposal for the service waits for approval, or an applied one waits to be verified,
   nothing new is proposed for it — except that a load breach still needing more replicas than
-  are desired takes its next scale-up without waiting for the last one's verification; and an
+  are desired takes its next scale-up without waiting for the last one's verification, and a bad
+  version found while only scale-ups settle is rolled back without waiting for them; and an
   action already tried for the incident is not proposed again (the next-ranked candidate is
   taken instead);
 - a service whose signals are missing or stale is left alone, and the loop says so.
@@ -148,7 +149,8 @@ class AutonomousLoop:
         self.mode = mode
         self._store = store
         self.incidents: dict[Target, Incident] = store.load() if store is not None else {}
-        self._settling: set[str] = set()  # services whose only blocker is a verification
+        # services whose only blocker is a verification → the kinds of action settling there
+        self._settling: dict[str, set[str]] = {}
         self._needs = RecentNeeds(STABILISE_S)  # what each service needed, for scale-downs
         self._said: dict[str, tuple[str, str]] = {}  # service → its last event (kind, message)
         self._pass_trace = "trace-loop-0"  # the trace of the current pass's observer turn
@@ -263,9 +265,14 @@ class AutonomousLoop:
             self._emit(out, self._event("reported", incident, health.summary), incident)
             return
         blocker = waiting.get(str(target), waiting.get("*"))
-        if blocker is not None and str(target) in self._settling and _outgrown(health):
+        settling = self._settling.get(str(target))
+        if blocker is not None and settling is not None and _outgrown(health):
             # A surge still outgrowing the replicas: the next step need not wait two minutes for
             # the last one's verification (the guard's cooldown still spaces scale-ups).
+            blocker = None
+        if blocker is not None and settling == {"scale"} and _cause(health) == "bad_version":
+            # A bad version showing while a scale settles: the rollback does not wait for the
+            # scale's verification (it cannot fix a version; the rollback can).
             blocker = None
         denied = [t for t in incident.tried.values() if t is not None]
         if blocker is None and denied and out.at - max(denied) < self.pause_after_denial:
@@ -414,12 +421,12 @@ class AutonomousLoop:
             blockers[str(target)] = (
                 f"proposal {proposal.get('id')} waits for approval; not proposing again"
             )
-        self._settling = set()
+        self._settling = {}
         for settling in reply.first("settling") or []:
             if settling.get("service"):
                 service = str(settling["service"])
                 if service not in blockers:
-                    self._settling.add(service)
+                    self._settling.setdefault(service, set()).add(str(settling.get("kind")))
                 blockers.setdefault(
                     service, f"proposal {settling.get('proposal_id')} was applied and is settling"
                 )

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from quarterdeck.agents.brain.diagnosis import LOSS_REASONS
 from quarterdeck.agents.brain.observation import (
     EventInfo,
+    Placement,
     RevisionInfo,
     ServiceObservation,
     VersionStats,
@@ -71,15 +72,26 @@ def _significant(rate: float | None, level: float, span: float, rise: float = RI
     return rate
 
 
-def busiest_nodes(sim: Simulator) -> dict[tuple[str, str], int]:
-    """(namespace, service) → the most of its scheduled pods on one node, in one pass."""
-    per_node: Counter[tuple[str, str, str]] = Counter(
-        (p.namespace, p.service, p.node) for p in sim.pods() if p.node is not None
-    )
-    out: dict[tuple[str, str], int] = {}
+def pod_placement(sim: Simulator) -> dict[tuple[str, str], Placement]:
+    """(namespace, service) → the most of its ready pods on one node (what a node loss takes
+    from what serves; a rollout's surge pods do not serve yet) and when the newest turned ready,
+    in one pass over the pods."""
+    per_node: Counter[tuple[str, str, str]] = Counter()
+    newest: dict[tuple[str, str], float] = {}
+    for p in sim.pods():
+        if p.node is None or p.phase != "Ready":
+            continue
+        per_node[(p.namespace, p.service, p.node)] += 1
+        if p.ready_at is not None:
+            key = (p.namespace, p.service)
+            newest[key] = max(newest.get(key, p.ready_at), p.ready_at)
+    busiest: dict[tuple[str, str], int] = {}
     for (ns, name, _), n in per_node.items():
-        out[(ns, name)] = max(out.get((ns, name), 0), n)
-    return out
+        busiest[(ns, name)] = max(busiest.get((ns, name), 0), n)
+    return {
+        key: Placement(busiest_node_pods=n, last_ready_at=newest.get(key))
+        for key, n in busiest.items()
+    }
 
 
 class SimObserver:
@@ -90,8 +102,11 @@ class SimObserver:
 
     def observe_all(self, sim: Simulator) -> list[ServiceObservation]:
         self._read_events(sim)
-        busiest = busiest_nodes(sim)
-        return [self.observe(sim, v, busiest.get((v.namespace, v.name))) for v in sim.services()]
+        pods = pod_placement(sim)
+        return [
+            self.observe(sim, v, pods.get((v.namespace, v.name), Placement()))
+            for v in sim.services()
+        ]
 
     def _read_events(self, sim: Simulator) -> None:
         # Only reasons and kinds are kept for decisions; the message rides along as data.
@@ -105,7 +120,7 @@ class SimObserver:
         self._events_seen = sim.now + 1e-9
 
     def observe(
-        self, sim: Simulator, v: ServiceView, busiest_node_pods: int | None = None
+        self, sim: Simulator, v: ServiceView, pods: Placement | None = None
     ) -> ServiceObservation:
         ns, name = v.namespace, v.name
         mem = self._mem.setdefault((ns, name), _Memory())
@@ -196,7 +211,8 @@ class SimObserver:
             load_slope=trend,
             nominal_capacity_rps=v.capacity_rps or None,
             startup_s=v.startup_s,
-            busiest_node_pods=busiest_node_pods,
+            busiest_node_pods=pods.busiest_node_pods if pods else None,
+            last_ready_at=pods.last_ready_at if pods else None,
             gpu_per_pod=v.pod_gpu,
             windows=windows,
             version=v.version,

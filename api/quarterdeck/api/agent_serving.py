@@ -40,6 +40,7 @@ class AgentSettings(BaseModel):
     kubeconfig: Path | None = None
     context: str | None = None
     llm: LLMSettings | None = None
+    node_loss_start_s: float | None = Field(default=None, gt=0)
 
 
 @dataclass

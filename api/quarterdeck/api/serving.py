@@ -34,8 +34,10 @@ from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from starlette.types import ASGIApp
 
+from quarterdeck.agents.brain.diagnosis import DiagnosisSettings
 from quarterdeck.agents.loop import LoopMode
 from quarterdeck.agents.reasoning.openai_compat import LLMSettings, make_reasoner
+from quarterdeck.agents.reasoning.protocol import Reasoner
 from quarterdeck.agents.runtime import Runtime, RuntimeDeps
 from quarterdeck.api.app import create_app
 from quarterdeck.api.auth import Authenticator, Principal, Role, new_token
@@ -86,6 +88,12 @@ class ServeSettings(BaseModel):
     )
     llm: LLMSettings | None = Field(
         default=None, description="the OpenAI-compatible model the agents use (None: embedded)"
+    )
+    node_loss_start_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="services whose pods take at least this long to start keep replicas to lose "
+        "their busiest node (None: off)",
     )
 
     @field_validator("remote_agents")
@@ -209,7 +217,7 @@ def _build_sim(
             audit_key=audit_key,
             seed=settings.seed,
             audit_path=settings.state_dir / "audit.db",
-            reasoner=make_reasoner(settings.llm) if settings.llm is not None else None,
+            reasoner=sized_reasoner(settings),
             # Sim time `start_at_s` is now, so audit entries (and freeze windows) read as real
             # times; they run ahead of the wall clock at speeds above 1.
             epoch=float(math.floor(time.time())) - settings.start_at_s,
@@ -259,6 +267,13 @@ class KubeTarget(Protocol):
     def context(self) -> str | None: ...
     @property
     def llm(self) -> LLMSettings | None: ...
+    @property
+    def node_loss_start_s(self) -> float | None: ...
+
+
+def sized_reasoner(target: KubeTarget | ServeSettings) -> Reasoner:
+    """The reasoner `target` asks for, its embedded decisions sized as it says."""
+    return make_reasoner(target.llm, DiagnosisSettings(node_loss_start_s=target.node_loss_start_s))
 
 
 def kube_world(target: KubeTarget, *, audit_key: AuditKey, subdir: str = "kube") -> KubeWorld:
@@ -305,7 +320,7 @@ def kube_world(target: KubeTarget, *, audit_key: AuditKey, subdir: str = "kube")
     state.mkdir(parents=True, exist_ok=True)
     audit = AuditLog(audit_path, audit_key, clock=clock, epoch=0.0)
     deps = RuntimeDeps(
-        reasoner=make_reasoner(target.llm) if target.llm is not None else None,
+        reasoner=sized_reasoner(target),
         registry=registry,
         cluster=cluster,
         metrics=metrics,

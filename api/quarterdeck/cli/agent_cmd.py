@@ -17,9 +17,12 @@ from quarterdeck.cli.errors import bad_input
 from quarterdeck.cli.reasoner_opts import (
     LlmModelOption,
     LlmUrlOption,
+    NodeLossOption,
     ReasonerOption,
     describe,
+    describe_sizing,
     llm_settings,
+    node_loss_start,
 )
 from quarterdeck.core.heap import freeze_startup_heap
 
@@ -66,6 +69,7 @@ def agent_cmd(
     reasoner: ReasonerOption = "embedded",
     llm_url: LlmUrlOption = None,
     llm_model: LlmModelOption = None,
+    node_loss_headroom: NodeLossOption = None,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn's log level.")] = "warning",
 ) -> None:
     """Serve one agent — the observer (reads signals, diagnoses) or the planner (proposes and
@@ -83,6 +87,7 @@ def agent_cmd(
     if log_level not in {"critical", "error", "warning", "info", "debug", "trace"}:
         bad_input(f"--log-level: unknown level {log_level!r}")
     llm = llm_settings(reasoner, url=llm_url, model=llm_model)
+    node_loss = node_loss_start(node_loss_headroom)
     try:
         authenticator, one_off = load_auth(auth)
         sock = bind(host, port)
@@ -99,6 +104,7 @@ def agent_cmd(
             kubeconfig=kubeconfig,
             context=context,
             llm=llm,
+            node_loss_start_s=node_loss,
         )
         server = build_agent(settings, audit_key=audit_key(key_file), auth=authenticator)
     except (ValidationError, ServeError) as e:
@@ -108,6 +114,7 @@ def agent_cmd(
         f"Quarterdeck {name} agent at {settings.public_url} "
         f"(card: {here}{AGENT_CARD_WELL_KNOWN_PATH}); reads Prometheus at {prometheus_url}",
         f"  reasoner   {describe(llm)}",
+        f"  sizing     {describe_sizing(node_loss)}",
         f"  audit log  {server.audit_path}",
     ]
     if one_off is not None:

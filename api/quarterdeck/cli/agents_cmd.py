@@ -19,8 +19,10 @@ from quarterdeck.cli.errors import bad_input, stderr
 from quarterdeck.cli.reasoner_opts import (
     LlmModelOption,
     LlmUrlOption,
+    NodeLossOption,
     ReasonerOption,
     llm_settings,
+    node_loss_start,
 )
 from quarterdeck.core.heap import freeze_startup_heap
 
@@ -56,8 +58,10 @@ def _embedded(
     key_file: Path | None,
     seed: int | None,
     llm: LLMSettings | None = None,
+    node_loss_start_s: float | None = None,
 ) -> Embedded:
     """The simulator from `scenario` and the agents on it; bad input exits 2 with the reason."""
+    from quarterdeck.agents.brain.diagnosis import DiagnosisSettings
     from quarterdeck.agents.embedded import build_embedded
     from quarterdeck.agents.reasoning.openai_compat import make_reasoner
     from quarterdeck.cli.sim_cmd import default_scenario
@@ -80,7 +84,7 @@ def _embedded(
             audit_key=_audit_key(key_file),
             seed=seed,
             audit_path=state_dir / "audit.db",
-            reasoner=make_reasoner(llm) if llm is not None else None,
+            reasoner=make_reasoner(llm, DiagnosisSettings(node_loss_start_s=node_loss_start_s)),
         )
     except (ScenarioError, PolicyLoadError, CatalogError) as e:
         bad_input(str(e))
@@ -144,6 +148,7 @@ def loop_cmd(
     reasoner: ReasonerOption = "embedded",
     llm_url: LlmUrlOption = None,
     llm_model: LlmModelOption = None,
+    node_loss_headroom: NodeLossOption = None,
 ) -> None:
     """Run the autonomous loop on a simulated cluster: every interval, observe every service and
     act per the mode (observe: report; suggest: propose, apply nothing; approve: wait for a
@@ -161,7 +166,13 @@ def loop_cmd(
         bad_input("--interval must be positive")
     llm = llm_settings(reasoner, url=llm_url, model=llm_model)
     run = _embedded(
-        scenario, state_dir=state_dir, mode=LoopMode(mode), key_file=key_file, seed=seed, llm=llm
+        scenario,
+        state_dir=state_dir,
+        mode=LoopMode(mode),
+        key_file=key_file,
+        seed=seed,
+        llm=llm,
+        node_loss_start_s=node_loss_start(node_loss_headroom),
     )
     freeze_startup_heap()
     asyncio.run(_run_loop(run, every, steps, quiet))

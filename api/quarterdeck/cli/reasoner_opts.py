@@ -29,6 +29,42 @@ LlmUrlOption = Annotated[
     str | None, typer.Option("--llm-url", help="openai: the server's …/v1 base URL.")
 ]
 LlmModelOption = Annotated[str | None, typer.Option("--llm-model", help="openai: the model.")]
+NodeLossOption = Annotated[
+    str | None,
+    typer.Option(
+        "--node-loss-headroom",
+        metavar="DURATION",
+        help="Keep every service whose pods take at least DURATION to start (e.g. 60s) able to "
+        "lose the node holding most of its pods and still serve its load at 90 %; off by default "
+        "(it costs replica-hours: the README's bench section says how many).",
+    ),
+]
+
+
+def node_loss_start(text: str | None) -> float | None:
+    """`--node-loss-headroom` in seconds (None: off); bad input exits 2."""
+    from quarterdeck.core.durations import parse_duration
+
+    if text is None:
+        return None
+    try:
+        value = parse_duration(text)
+    except ValueError as e:
+        bad_input(f"--node-loss-headroom: {e}")
+    if value <= 0:
+        bad_input(f"--node-loss-headroom must be a positive duration, got {text!r}")
+    return value
+
+
+def describe_sizing(node_loss_start_s: float | None) -> str:
+    """One line for a start-up banner: how the embedded reasoner sizes services."""
+    from quarterdeck.agents.brain.diagnosis import DiagnosisSettings
+    from quarterdeck.core.durations import format_duration
+
+    base = f"{DiagnosisSettings().target_utilisation:.0%} utilisation"
+    if node_loss_start_s is None:
+        return base
+    return f"{base}; pods starting in {format_duration(node_loss_start_s)} or more: N+1 by node"
 
 
 def llm_settings(

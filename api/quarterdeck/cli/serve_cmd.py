@@ -18,9 +18,12 @@ from quarterdeck.cli.errors import bad_input
 from quarterdeck.cli.reasoner_opts import (
     LlmModelOption,
     LlmUrlOption,
+    NodeLossOption,
     ReasonerOption,
     describe,
+    describe_sizing,
     llm_settings,
+    node_loss_start,
 )
 from quarterdeck.core.heap import freeze_startup_heap
 
@@ -96,6 +99,7 @@ def _announce(server: Server, base: str) -> None:
     found = urls(base)
     lines += [
         f"  reasoner   {describe(s.llm)}",
+        f"  sizing     {describe_sizing(s.node_loss_start_s)}",
         f"  REST API   {found['api']}   (OpenAPI docs: {found['docs']})",
         f"  health     {found['health']}   metrics: {found['metrics']}",
         f"  agents     {found['a2a']}",
@@ -185,6 +189,7 @@ def serve_cmd(
     reasoner: ReasonerOption = "embedded",
     llm_url: LlmUrlOption = None,
     llm_model: LlmModelOption = None,
+    node_loss_headroom: NodeLossOption = None,
     remote_agent: Annotated[
         list[str] | None,
         typer.Option(
@@ -250,6 +255,7 @@ def serve_cmd(
             kube_url=kube_url,
             prometheus_url=prometheus_url,
             llm=llm,
+            node_loss_start_s=node_loss_start(node_loss_headroom),
             remote_agents=remote,
             agent_token=agent_token,
         )

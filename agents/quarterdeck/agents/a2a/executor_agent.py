@@ -123,7 +123,8 @@ class ExecutorAgent(AgentExecutor):
         for p, due in self.service.ledger.pending_verifications():
             record = self.service.ledger.execution(p)
             service = f"{record.namespace}/{record.service}" if record else None
-            settling.append({"proposal_id": p, "due_at": due, "service": service})
+            kind = record.kind if record else None
+            settling.append({"proposal_id": p, "due_at": due, "service": service, "kind": kind})
         return text, {
             "approvals": [a.model_dump(mode="json") for a in items],
             "settling": settling,

@@ -96,6 +96,13 @@ class DiagnosisSettings:
     for every service. It costs replica-hours; `benchmarks/agent_tradeoff.py` measures how many."""
     slow_start_utilisation: float = 0.5
     """The target utilisation of slow-starting services (the band keeps its width)."""
+    node_loss_start_s: float | None = None
+    """Services whose pods take at least this long to start keep enough replicas to lose the
+    node holding most of their pods and still serve the load at `node_loss_utilisation` (N+1
+    by failure domain): a replacement pod would come too late. None: off, the default — it
+    costs replica-hours (`benchmarks/agent_tradeoff.py` measures how many)."""
+    node_loss_utilisation: float = 0.9
+    """The utilisation the survivors of a node loss may run at until replacements are up."""
 
     def for_startup(self, startup_s: float | None) -> DiagnosisSettings:
         """These settings for a service whose pods take `startup_s` to serve."""
@@ -189,6 +196,21 @@ def replicas_needed(
     if rate is None or cap is None or cap <= 0:
         return None
     return max(1, math.ceil(rate / (cap * s.target_utilisation) - 1e-9))
+
+
+def node_loss_need(obs: ServiceObservation, s: DiagnosisSettings, rate: float | None) -> int | None:
+    """Replicas that still serve `rate` at `node_loss_utilisation` after losing the node with
+    the most of the service's pods (one pod when placement is unknown); None when the rule is
+    off, does not apply to this service or cannot be computed."""
+    if s.node_loss_start_s is None or obs.startup_s is None or obs.startup_s < s.node_loss_start_s:
+        return None
+    if obs.rolling_out or len(obs.versions) > 1:
+        return None  # pods come and go while versions change; the version rules come first
+    cap = obs.capacity_per_replica
+    if rate is None or cap is None or cap <= 0:
+        return None
+    lost = obs.busiest_node_pods or 1
+    return math.ceil(rate / (cap * s.node_loss_utilisation) - 1e-9) + lost
 
 
 def projected_load(obs: ServiceObservation, s: DiagnosisSettings) -> float | None:
@@ -425,6 +447,33 @@ def diagnose(obs: ServiceObservation, settings: DiagnosisSettings | None = None)
         need = obs.spec_replicas + 1
         over = True
         details = details | {"needed": need, "latency_headroom": True}
+    # Insurance is bought in calm weather: while the SLO is breached or a version looks worse
+    # the other rules act, and an insurance action would hold the service while it settles.
+    calm = not burn.breach and not (
+        short is not None
+        and (
+            (short.error_ratio or 0.0) > obs.slo_error_ratio
+            or (short.p95_ms or 0.0) > obs.slo_p95_ms
+        )
+    )
+    # ...and on a settled set of pods: not in the start-up after one turned ready (a rollout's
+    # new pods land where the scheduler put them; the version rules judge them first).
+    settled = obs.starting == 0 and (
+        obs.last_ready_at is None or obs.at - obs.last_ready_at >= (obs.startup_s or s.lead_s)
+    )
+    spare = node_loss_need(obs, s, load) if calm and settled else None
+    if spare is not None and spare > max(need or 0, obs.spec_replicas):
+        return replace(
+            base,
+            cause="load",
+            severity=severe,
+            summary=f"{obs.spec_replicas} replicas cannot lose their busiest node "
+            f"({obs.busiest_node_pods or 1} pod(s)) and serve {load or 0:.0f} req/s at "
+            f"{s.node_loss_utilisation:.0%}; {spare} can (pods take {obs.startup_s or 0:.0f} s "
+            "to start)",
+            evidence=(*base.evidence, _ev(obs, "projected_load_rps", load or 0.0)),
+            details=details | {"needed": spare, "node_loss_headroom": True},
+        )
     if (
         (proj_util is not None and proj_util > s.high_utilisation and over)
         or (burn.breach and util is not None and util >= s.target_utilisation and over)
@@ -458,7 +507,10 @@ def diagnose(obs: ServiceObservation, settings: DiagnosisSettings | None = None)
 
     # 5. more replicas than the load needs, over the long window
     long = obs.window(s.burn.long_s)
-    long_need = replicas_needed(obs, s, long.request_rate if long else None)
+    long_rate = long.request_rate if long else None
+    long_need = (
+        max(replicas_needed(obs, s, long_rate) or 0, node_loss_need(obs, s, long_rate) or 0) or None
+    )
     if (
         long_need is not None
         and obs.starting == 0

@@ -56,6 +56,17 @@ class EventInfo:
 
 
 @dataclass(frozen=True)
+class Placement:
+    """What a service's pods say beyond the counts: how long one takes to serve, how many of the
+    ready ones one node loss takes, how many have no node, when the newest turned ready."""
+
+    startup_s: float | None = None
+    busiest_node_pods: int | None = None
+    pending: int = 0
+    last_ready_at: float | None = None
+
+
+@dataclass(frozen=True)
 class ServiceObservation:
     target: Target
     at: float  # clock seconds when the readings were taken
@@ -72,7 +83,8 @@ class ServiceObservation:
     load_slope: float | None = None  # rps per second, recent trend (positive = rising)
     nominal_capacity_rps: float | None = None  # per replica, as specified (None = unknown)
     startup_s: float | None = None
-    busiest_node_pods: int | None = None  # most of its pods on one node (None = placement unknown)
+    busiest_node_pods: int | None = None  # most ready pods on one node (None: placement unknown)
+    last_ready_at: float | None = None  # clock seconds its newest ready pod turned ready
     gpu_per_pod: int = 0
     windows: tuple[Window, ...] = ()
     version: str = ""

@@ -28,6 +28,7 @@ from quarterdeck.agents.brain.diagnosis import Diagnosis, DiagnosisSettings, dia
 from quarterdeck.agents.brain.intents import parse_intent
 from quarterdeck.agents.brain.observation import (
     EventInfo,
+    Placement,
     RevisionInfo,
     ServiceObservation,
     VersionStats,
@@ -246,19 +247,24 @@ def _pods_by_target(results: list[Message]) -> dict[Target, list[dict[str, Any]]
     return out
 
 
-def placement(pods: list[dict[str, Any]]) -> tuple[float | None, int | None, int]:
-    """(median start-up seconds of the pods that show one, most pods on one node, pods with no
-    node) of one service's pods. The median: a pod whose readiness flipped since it started
-    shows a longer "start-up" than it had."""
+def placement(pods: list[dict[str, Any]]) -> Placement:
+    """One service's pods summed up. The start-up is the median over the pods that show one: a
+    pod whose readiness flipped since it started shows a longer "start-up" than it had."""
     startups = sorted(
         float(p["startup_s"])
         for p in pods
         if isinstance(p.get("startup_s"), int | float) and p["startup_s"] > 0
     )
     startup = startups[len(startups) // 2] if startups else None
-    per_node = Counter(str(p["node"]) for p in pods if p.get("node"))
-    busiest = max(per_node.values()) if per_node else None
-    return startup, busiest, sum(1 for p in pods if not p.get("node"))
+    # Only ready pods: a node loss takes capacity that serves; a rollout's surge pods do not yet.
+    per_node = Counter(str(p["node"]) for p in pods if p.get("node") and p.get("ready"))
+    since = [float(p["ready_since"]) for p in pods if isinstance(p.get("ready_since"), int | float)]
+    return Placement(
+        startup_s=startup,
+        busiest_node_pods=max(per_node.values()) if per_node else None,
+        pending=sum(1 for p in pods if not p.get("node")),
+        last_ready_at=max(since) if since else None,
+    )
 
 
 def _needs_detail(reports: dict[str, dict[str, Any]]) -> bool:
@@ -380,7 +386,7 @@ def observation_from_tools(
     ready = _value(short, "ready_replicas")
     spec = _value(short, "desired_replicas")
     observed = short.get("observed_at")
-    startup, busiest, pending = placement(pods) if pods is not None else (None, None, 0)
+    pods_now = placement(pods) if pods is not None else Placement()
     return ServiceObservation(
         target=target,
         at=float(observed) if isinstance(observed, int | float) else 0.0,
@@ -389,9 +395,10 @@ def observation_from_tools(
         spec_replicas=int(spec or 0),
         ready=int(ready or 0),
         starting=max(0, int((spec or 0) - (ready or 0))),
-        pending=min(pending, max(0, int((spec or 0) - (ready or 0)))),
-        startup_s=startup,
-        busiest_node_pods=busiest,
+        pending=min(pods_now.pending, max(0, int((spec or 0) - (ready or 0)))),
+        startup_s=pods_now.startup_s,
+        busiest_node_pods=pods_now.busiest_node_pods,
+        last_ready_at=pods_now.last_ready_at,
         utilisation=_value(short, "utilisation"),
         offered_rps=_value(short, "request_rate"),
         windows=windows,

@@ -31,6 +31,7 @@ from typing import Any
 import openai
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from quarterdeck.agents.brain.diagnosis import DiagnosisSettings
 from quarterdeck.agents.reasoning.protocol import (
     FinalAnswer,
     Message,
@@ -241,15 +242,19 @@ class FallbackReasoner:
             return reply.model_copy(update={"final": final})
 
 
-def make_reasoner(settings: LLMSettings | None) -> Reasoner:
+def make_reasoner(
+    settings: LLMSettings | None, diagnosis: DiagnosisSettings | None = None
+) -> Reasoner:
     """The embedded reasoner without settings; else the LLM (with the embedded one behind it
-    when `fallback_to_embedded`)."""
+    when `fallback_to_embedded`). `diagnosis` sizes the embedded reasoner's decisions."""
     from quarterdeck.agents.reasoning.embedded import EmbeddedReasoner
 
     if settings is None:
-        return EmbeddedReasoner()
+        return EmbeddedReasoner(diagnosis)
     llm = OpenAIReasoner(settings)
-    return FallbackReasoner(llm, EmbeddedReasoner()) if settings.fallback_to_embedded else llm
+    return (
+        FallbackReasoner(llm, EmbeddedReasoner(diagnosis)) if settings.fallback_to_embedded else llm
+    )
 
 
 __all__ = [

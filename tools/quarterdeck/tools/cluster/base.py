@@ -61,6 +61,11 @@ class Pod(_Value):
         description="seconds from the pod's start to Ready, as its timestamps say "
         "(None while it is not Ready)",
     )
+    ready_since: float | None = Field(
+        default=None,
+        description="clock seconds when it turned Ready (as event times: sim seconds for `sim`, "
+        "Unix time less the configured epoch for `kube`); None while it is not Ready",
+    )
 
 
 class ClusterEvent(_Value):

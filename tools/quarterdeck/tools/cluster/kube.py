@@ -328,6 +328,7 @@ class KubeClusterClient:
                     startup_s=ready_since - started
                     if ready_since is not None and started is not None
                     else None,
+                    ready_since=ready_since - self._epoch if ready_since is not None else None,
                 )
             )
         return sorted(values, key=lambda p: (p.namespace, p.name))

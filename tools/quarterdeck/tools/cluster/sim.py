@@ -113,6 +113,7 @@ class SimClusterClient:
                 ready=pv.phase == "Ready",
                 restarts=0,
                 startup_s=_startup(pv),
+                ready_since=pv.ready_at if pv.phase == "Ready" else None,
             )
             for pv in self.sim.pods(namespace=namespace, service=service)
             if self._visible(pv.namespace)
