@@ -71,3 +71,10 @@ def test_bad_node_loss_headroom_exits_2(tmp_path: Path, value: str) -> None:
     code, out = loop(tmp_path, "--node-loss-headroom", value, "--steps", "1")
     assert code == 2
     assert "--node-loss-headroom" in out
+
+
+def test_node_loss_headroom_is_refused_when_a_model_sizes_services(tmp_path: Path) -> None:
+    args = ("--reasoner", "openai", "--llm-url", "http://127.0.0.1:9/v1", "--llm-model", "m")
+    code, out = loop(tmp_path, *args, "--node-loss-headroom", "60s", "--steps", "1")
+    assert code == 2
+    assert "--node-loss-headroom sizes the embedded reasoner's decisions" in out

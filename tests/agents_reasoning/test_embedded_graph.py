@@ -63,3 +63,18 @@ def test_coordinator_understands_through_the_graph(world: World) -> None:
     assert intent.action is not None
     assert intent.action.model_dump() == {"kind": "route", "weights": {"v2": 10, "v1": 90}}
     assert brains.understand("make me a sandwich").kind == "unknown"
+
+
+def test_a_cut_pod_listing_leaves_placement_unknown(world: World) -> None:
+    """A listing cut by its limit would undercount some services' pods (and so their spare
+    need): the observer then treats placement as unknown rather than trusting part of it."""
+    from quarterdeck.agents.reasoning.embedded import _pods_by_target
+    from quarterdeck.agents.reasoning.protocol import Message
+
+    def listed(limit: int) -> Message:
+        result = world.registry.call("list_pods", {"limit": limit})
+        env = {"data": result.data}
+        return Message(role="tool", tool_call_id="pods", name="list_pods", data=env)
+
+    assert len(_pods_by_target([listed(100)])[RANKER]) == 3
+    assert _pods_by_target([listed(2)]) == {}

@@ -87,7 +87,7 @@ def agent_cmd(
     if log_level not in {"critical", "error", "warning", "info", "debug", "trace"}:
         bad_input(f"--log-level: unknown level {log_level!r}")
     llm = llm_settings(reasoner, url=llm_url, model=llm_model)
-    node_loss = node_loss_start(node_loss_headroom)
+    node_loss = node_loss_start(node_loss_headroom, llm)
     try:
         authenticator, one_off = load_auth(auth)
         sock = bind(host, port)

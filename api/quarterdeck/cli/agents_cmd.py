@@ -172,7 +172,7 @@ def loop_cmd(
         key_file=key_file,
         seed=seed,
         llm=llm,
-        node_loss_start_s=node_loss_start(node_loss_headroom),
+        node_loss_start_s=node_loss_start(node_loss_headroom, llm),
     )
     freeze_startup_heap()
     asyncio.run(_run_loop(run, every, steps, quiet))

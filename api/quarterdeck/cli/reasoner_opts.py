@@ -41,12 +41,19 @@ NodeLossOption = Annotated[
 ]
 
 
-def node_loss_start(text: str | None) -> float | None:
-    """`--node-loss-headroom` in seconds (None: off); bad input exits 2."""
+def node_loss_start(text: str | None, llm: LLMSettings | None = None) -> float | None:
+    """`--node-loss-headroom` in seconds (None: off); bad input exits 2, and so does the flag
+    with a model that sizes services itself (it applies to the embedded reasoner's decisions)."""
     from quarterdeck.core.durations import parse_duration
 
     if text is None:
         return None
+    if llm is not None and not llm.fallback_to_embedded:
+        bad_input(
+            "--node-loss-headroom sizes the embedded reasoner's decisions; with --reasoner "
+            "openai the model sizes them (it applies only with QUARTERDECK_LLM_FALLBACK_TO_"
+            "EMBEDDED=true, when the embedded reasoner answers)"
+        )
     try:
         value = parse_duration(text)
     except ValueError as e:

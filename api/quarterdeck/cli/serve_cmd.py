@@ -255,7 +255,7 @@ def serve_cmd(
             kube_url=kube_url,
             prometheus_url=prometheus_url,
             llm=llm,
-            node_loss_start_s=node_loss_start(node_loss_headroom),
+            node_loss_start_s=node_loss_start(node_loss_headroom, llm),
             remote_agents=remote,
             agent_token=agent_token,
         )

@@ -238,7 +238,10 @@ def _pods_by_target(results: list[Message]) -> dict[Target, list[dict[str, Any]]
         data = env.get("data")
         if m.name != "list_pods" or not isinstance(data, dict):
             continue
-        for pod in data.get("pods") or []:
+        pods = data.get("pods") or []
+        if isinstance(data.get("count"), int) and data["count"] > len(pods):
+            return {}  # a cut listing would undercount some services' pods: placement unknown
+        for pod in pods:
             try:
                 target = Target(namespace=pod.get("namespace"), service=pod.get("service"))
             except ValueError:
