@@ -68,6 +68,7 @@ def test_demo_with_yes_approves_applies_plots_and_verifies(short_demo: Path, tmp
     assert "canary-step" in proc.stdout  # the rule that asked, shown to the human
     assert "approved by --yes" in proc.stdout
     assert "audit verify: OK" in proc.stdout
+    assert "sizing: 72% utilisation ·" in proc.stdout
     run_dir = _run_dir(out)
     png = run_dir / "demo.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -82,9 +83,10 @@ def test_demo_with_yes_approves_applies_plots_and_verifies(short_demo: Path, tmp
 
 def test_demo_without_a_terminal_or_yes_rejects(short_demo: Path, tmp_path: Path):
     out = tmp_path / "out"
-    proc = _demo(short_demo, out)
+    proc = _demo(short_demo, out, "--node-loss-headroom", "60s")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "rejected (the safe default)" in proc.stdout
+    assert "pods starting in 1m or more: N+1 by node" in proc.stdout
     result = json.loads((_run_dir(out) / "demo.json").read_text())
     assert result["approvals_requested"] >= 1
 
@@ -93,3 +95,9 @@ def test_demo_refuses_a_missing_scenario(tmp_path: Path):
     proc = _demo(tmp_path / "nope.yaml", tmp_path / "out")
     assert proc.returncode == 2
     assert "scenario file not found" in proc.stderr
+
+
+def test_demo_refuses_a_bad_node_loss_headroom(short_demo: Path, tmp_path: Path):
+    proc = _demo(short_demo, tmp_path / "out", "--node-loss-headroom", "-5s")
+    assert proc.returncode == 2
+    assert "--node-loss-headroom" in proc.stderr

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from quarterdeck.cli.errors import EXIT_CHECK_FAILED, bad_input
+from quarterdeck.cli.reasoner_opts import NodeLossOption, describe_sizing, node_loss_start
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -70,6 +71,7 @@ def demo_cmd(
     live: Annotated[
         bool, typer.Option("--live/--no-live", help="Live view (default when on a terminal).")
     ] = True,
+    node_loss_headroom: NodeLossOption = None,
 ) -> None:
     """Run the agents on a simulated cluster with a few incidents, end to end."""
     from quarterdeck.sim.scenario import ScenarioError, load_scenario
@@ -83,7 +85,8 @@ def demo_cmd(
         bad_input(str(e))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     run_dir = out / f"{path.stem}-{stamp}"
-    ok = asyncio.run(_demo(path, run_dir, yes=yes, seed=seed, live=live))
+    node_loss = node_loss_start(node_loss_headroom)
+    ok = asyncio.run(_demo(path, run_dir, yes=yes, seed=seed, live=live, node_loss=node_loss))
     if not ok:
         raise typer.Exit(EXIT_CHECK_FAILED)
 
@@ -114,12 +117,22 @@ class _Tally:
         )
 
 
-async def _demo(path: Path, run_dir: Path, *, yes: bool, seed: int | None, live: bool) -> bool:
+async def _demo(
+    path: Path,
+    run_dir: Path,
+    *,
+    yes: bool,
+    seed: int | None,
+    live: bool,
+    node_loss: float | None = None,
+) -> bool:
     from rich.console import Console
     from rich.live import Live
 
+    from quarterdeck.agents.brain.diagnosis import DiagnosisSettings
     from quarterdeck.agents.embedded import build_embedded
     from quarterdeck.agents.loop import LoopMode
+    from quarterdeck.agents.reasoning.embedded import EmbeddedReasoner
     from quarterdeck.audit import resolve_key
 
     console = Console(highlight=False)
@@ -132,12 +145,13 @@ async def _demo(path: Path, run_dir: Path, *, yes: bool, seed: int | None, live:
         audit_key=key,
         seed=seed,
         audit_path=run_dir / "audit.db",
+        reasoner=EmbeddedReasoner(DiagnosisSettings(node_loss_start_s=node_loss)),
     )
     console.rule(f"[bold]Quarterdeck demo[/] · {emb.sim.scenario.name}")
     console.print(emb.sim.scenario.description.strip(), style="dim")
     console.print(
         "Agents: coordinator, observer, planner, executor (A2A, in process) · reasoner: embedded"
-        " · policies: default · loop mode: auto\n"
+        f" · sizing: {describe_sizing(node_loss)} · policies: default · loop mode: auto\n"
     )
     tally = _Tally()
     interval = emb.sim.scenario.controller_interval
