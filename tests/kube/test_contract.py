@@ -232,3 +232,32 @@ def test_without_an_epoch_the_kube_adapter_speaks_unix_time(server: RunningServe
     times = [e.time for e in client.events(involved="ranker")]
     assert min(times) >= server.sim.epoch
     assert server.sim.epoch + 45 in times
+
+
+def test_a_client_limited_to_namespaces_never_lists_the_whole_cluster(
+    scenario_path: Path,
+) -> None:
+    """Namespace-scoped RBAC allows no cluster-wide list: such a client lists each of its
+    namespaces instead, and sees the same pods, Deployments and events."""
+    sim = Simulator(load_scenario(scenario_path))
+    sim.advance(61)
+    with serve_in_thread(sim) as running:
+        config = ClusterConfig(
+            kind="kube", url=running.url, retries=0, epoch=sim.epoch, namespaces=("ml",)
+        )
+        client = make_cluster_client(config)
+        everyone = make_cluster_client(ClusterConfig(kind="kube", url=running.url, retries=0))
+
+        def forbidden(*args: object, **kwargs: object) -> None:
+            raise AssertionError("listed the whole cluster")
+
+        for api, name in (
+            (client._core, "list_pod_for_all_namespaces"),  # type: ignore[attr-defined]
+            (client._core, "list_event_for_all_namespaces"),  # type: ignore[attr-defined]
+            (client._apps, "list_deployment_for_all_namespaces"),  # type: ignore[attr-defined]
+        ):
+            setattr(api, name, forbidden)
+        assert [p.name for p in client.pods()] == [p.name for p in everyone.pods()]
+        assert {p.name for p in client.pods()} == {p.name for p in sim.pods()}
+        assert [d.name for d in client.deployments()] == ["ranker", "scorer"]
+        assert {e.reason for e in client.events()} == {e.reason for e in everyone.events()}

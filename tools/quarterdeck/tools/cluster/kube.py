@@ -199,6 +199,27 @@ class KubeClusterClient:
     def _visible(self, namespace: str | None) -> bool:
         return not self._namespaces or namespace in self._namespaces
 
+    def _list(
+        self,
+        what: str,
+        namespaced: Callable[..., Any],
+        everywhere: Callable[..., Any],
+        namespace: str | None,
+        **kwargs: Any,
+    ) -> list[Any]:
+        """The items of one namespace, of each configured namespace in turn (a client limited
+        to some namespaces may have no right to list the whole cluster), or of all."""
+        if namespace is not None:
+            self._check_namespace(namespace)
+            return list(self._call(what, namespaced, namespace, **kwargs).items)
+        if self._namespaces:
+            return [
+                item
+                for ns in self._namespaces
+                for item in self._call(what, namespaced, ns, **kwargs).items
+            ]
+        return list(self._call(what, everywhere, **kwargs).items)
+
     # --- reads ----------------------------------------------------------------------------
 
     def _deployment_value(self, item: Any) -> Deployment:
@@ -216,17 +237,14 @@ class KubeClusterClient:
         )
 
     def deployments(self, namespace: str | None = None) -> list[Deployment]:
-        if namespace is not None:
-            self._check_namespace(namespace)
-            answer = self._call(
-                "list deployments", self._apps.list_namespaced_deployment, namespace
-            )
-        else:
-            answer = self._call("list deployments", self._apps.list_deployment_for_all_namespaces)
+        items = self._list(
+            "list deployments",
+            self._apps.list_namespaced_deployment,
+            self._apps.list_deployment_for_all_namespaces,
+            namespace,
+        )
         values = [
-            self._deployment_value(item)
-            for item in answer.items
-            if self._visible(item.metadata.namespace)
+            self._deployment_value(item) for item in items if self._visible(item.metadata.namespace)
         ]
         return sorted(values, key=lambda d: (d.namespace, d.name))
 
@@ -284,18 +302,18 @@ class KubeClusterClient:
         return self._history(deployment, self._replica_sets(deployment))
 
     def pods(self, namespace: str | None = None, service: str | None = None) -> list[Pod]:
-        selector = f"{conv.NAME_LABEL}={service}" if service else None
-        if namespace is not None:
-            self._check_namespace(namespace)
-            answer = self._call(
-                "list pods", self._core.list_namespaced_pod, namespace, label_selector=selector
-            )
-        else:
-            answer = self._call(
-                "list pods", self._core.list_pod_for_all_namespaces, label_selector=selector
-            )
+        # Only pods that name their service: the others belong to no service (and on a big
+        # cluster they are most of the listing).
+        selector = f"{conv.NAME_LABEL}={service}" if service else conv.NAME_LABEL
+        items = self._list(
+            "list pods",
+            self._core.list_namespaced_pod,
+            self._core.list_pod_for_all_namespaces,
+            namespace,
+            label_selector=selector,
+        )
         values = []
-        for item in answer.items:
+        for item in items:
             if not self._visible(item.metadata.namespace):
                 continue
             labels = item.metadata.labels or {}
@@ -341,17 +359,15 @@ class KubeClusterClient:
         involved: str | None = None,
     ) -> list[ClusterEvent]:
         fields = f"involvedObject.name={involved}" if involved else None
-        if namespace is not None:
-            self._check_namespace(namespace)
-            answer = self._call(
-                "list events", self._core.list_namespaced_event, namespace, field_selector=fields
-            )
-        else:
-            answer = self._call(
-                "list events", self._core.list_event_for_all_namespaces, field_selector=fields
-            )
+        items = self._list(
+            "list events",
+            self._core.list_namespaced_event,
+            self._core.list_event_for_all_namespaces,
+            namespace,
+            field_selector=fields,
+        )
         values = []
-        for item in answer.items:
+        for item in items:
             when = (
                 _timestamp(item.event_time)
                 or _timestamp(item.last_timestamp)
