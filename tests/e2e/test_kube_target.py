@@ -76,3 +76,24 @@ def test_kube_target_reads_acts_and_dry_runs_without_prediction(
     assert answer["state"] == "completed", answer
     assert "p95_latency_ms" in answer["text"]
     assert cluster.call(lambda: cluster.sim.service("ml", "fraud-detector").spec_replicas) > 2
+
+
+def test_kube_target_limited_to_namespaces_sees_and_acts_on_nothing_else(
+    serve: StartServer, cluster: RunningServer, tmp_path: Path
+) -> None:
+    kubeconfig = _kubeconfig(tmp_path / "kubeconfig", cluster.url)
+    s = serve(
+        "--target", "kube", "--kubeconfig", str(kubeconfig), "--context", "sim",
+        "--prometheus-url", cluster.url, "--namespace", "payments",
+    )  # fmt: skip
+    assert any("namespaces payments" in line for line in s.stdout)
+    assert s.services() == {}
+    act = s.as_("otto").post(
+        "/v1/actions", json={"target": RANKER, "action": {"kind": "scale", "replicas": 5}}
+    )
+    # Outside its namespaces the guard has no state to judge by, so it fails closed.
+    assert act.status_code == 200, act.text
+    record = act.json()["record"]
+    assert record["status"] == "denied"
+    assert "unknown-service" in {m["rule_id"] for m in record["verdict"]["matches"]}
+    assert cluster.call(lambda: cluster.sim.service("ml", "ranker").spec_replicas) != 5

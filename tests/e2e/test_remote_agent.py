@@ -157,3 +157,27 @@ def test_a_fix_request_is_planned_by_the_planner_in_its_own_process(
         # the planner's proposal, clamped by the server's guard (the default step limit), applied
         assert "applied scale to 6 replicas (clamped by policy)" in reply["text"]
         assert (before, s.replicas("fraud-detector")) == (2, 6)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--namespace", "Bad_Name"], "--namespace: 'Bad_Name' is not a Kubernetes namespace"),
+        (["--node-loss-headroom", "soon"], "--node-loss-headroom: not a duration"),
+    ],
+    ids=["namespace", "node-loss"],
+)
+def test_agent_bad_flags_exit_2_naming_the_problem(
+    tmp_path: Path, args: list[str], says: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from quarterdeck.cli.main import app
+
+    result = CliRunner().invoke(
+        app,
+        ["agent", "observer", "--port", "0", "--prometheus-url", "http://127.0.0.1:9",
+         "--state-dir", str(tmp_path / "s"), *args],
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert says in result.output

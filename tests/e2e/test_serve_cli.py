@@ -55,6 +55,12 @@ def _serve(tmp: Path, *args: str) -> tuple[int, str]:
         (["--target", "kube", "--kube-url", "http://127.0.0.1:9"], "--prometheus-url"),
         (["--prometheus-url", "http://127.0.0.1:9"], "--target kube"),
         (["--target", "kube", "--speed", "10", "--prometheus-url", "http://x"], "--target sim"),
+        (["--namespace", "ml"], "--namespace is for --target kube"),
+        (
+            ["--target", "kube", "--prometheus-url", "http://x", "--namespace", "Bad_Name"],
+            "--namespace: 'Bad_Name' is not a Kubernetes namespace name",
+        ),
+        (["--node-loss-headroom", "0s"], "--node-loss-headroom must be a positive duration"),
     ],
     ids=[
         "mode",
@@ -66,6 +72,9 @@ def _serve(tmp: Path, *args: str) -> tuple[int, str]:
         "kube-no-prom",
         "kube-flag-on-sim",
         "sim-flag-on-kube",
+        "namespace-on-sim",
+        "namespace-name",
+        "node-loss-zero",
     ],
 )
 def test_bad_flags_exit_2_naming_the_problem(tmp_path: Path, args: list[str], says: str) -> None:

@@ -39,6 +39,7 @@ class AgentSettings(BaseModel):
     kube_url: str | None = None
     kubeconfig: Path | None = None
     context: str | None = None
+    namespaces: tuple[str, ...] = ()
     llm: LLMSettings | None = None
     node_loss_start_s: float | None = Field(default=None, gt=0)
 

@@ -79,6 +79,11 @@ class ServeSettings(BaseModel):
         default=None, description="kube: plain API server URL (kubectl proxy); overrides kubeconfig"
     )
     prometheus_url: str | None = Field(default=None, description="kube: Prometheus base URL")
+    namespaces: tuple[str, ...] = Field(
+        default=(),
+        description="kube: only these namespaces are seen and acted on (empty: all); a "
+        "namespace-scoped service account needs them",
+    )
     remote_agents: dict[str, str] = Field(
         default_factory=dict,
         description="kube: agents served by other processes (`quarterdeck agent`), name → URL",
@@ -268,6 +273,8 @@ class KubeTarget(Protocol):
     @property
     def llm(self) -> LLMSettings | None: ...
     @property
+    def namespaces(self) -> tuple[str, ...]: ...
+    @property
     def node_loss_start_s(self) -> float | None: ...
 
 
@@ -300,6 +307,7 @@ def kube_world(target: KubeTarget, *, audit_key: AuditKey, subdir: str = "kube")
                 url=target.kube_url,
                 kubeconfig=target.kubeconfig,
                 context=target.context,
+                namespaces=target.namespaces,
             )
         )
         metrics = make_metrics_source(

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from quarterdeck.cli.errors import bad_input
+from quarterdeck.cli.kube_opts import NamespaceOption, namespaces
 from quarterdeck.cli.reasoner_opts import (
     LlmModelOption,
     LlmUrlOption,
@@ -56,6 +57,7 @@ def agent_cmd(
         Path | None, typer.Option("--kubeconfig", help="kubeconfig file.")
     ] = None,
     context: Annotated[str | None, typer.Option("--context", help="kubeconfig context.")] = None,
+    namespace: NamespaceOption = None,
     state_dir: Annotated[Path, typer.Option("--state-dir", help="Its audit log and state.")] = Path(
         ".quarterdeck"
     ),
@@ -103,6 +105,7 @@ def agent_cmd(
             kube_url=kube_url,
             kubeconfig=kubeconfig,
             context=context,
+            namespaces=namespaces(namespace),
             llm=llm,
             node_loss_start_s=node_loss,
         )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from quarterdeck.cli.errors import bad_input
+from quarterdeck.cli.kube_opts import NamespaceOption, namespaces
 from quarterdeck.cli.reasoner_opts import (
     LlmModelOption,
     LlmUrlOption,
@@ -94,7 +95,8 @@ def _announce(server: Server, base: str) -> None:
         )
     else:
         where = s.kube_url or (f"context {s.context}" if s.context else "the current context")
-        what = f"Kubernetes ({where}), Prometheus at {s.prometheus_url}"
+        scope = f"; namespaces {', '.join(s.namespaces)}" if s.namespaces else ""
+        what = f"Kubernetes ({where}{scope}), Prometheus at {s.prometheus_url}"
     lines = [f"Quarterdeck serving {what}; {loop}"]
     found = urls(base)
     lines += [
@@ -183,6 +185,7 @@ def serve_cmd(
     prometheus_url: Annotated[
         str | None, typer.Option("--prometheus-url", help="kube: Prometheus base URL.")
     ] = None,
+    namespace: NamespaceOption = None,
     log_level: Annotated[
         str, typer.Option("--log-level", help="uvicorn's log level (warning, info, debug).")
     ] = "warning",
@@ -229,6 +232,7 @@ def serve_cmd(
             ("--context", context),
             ("--kube-url", kube_url),
             ("--prometheus-url", prometheus_url),
+            ("--namespace", namespace),
         ):
             if value is not None:
                 bad_input(f"{flag} is for --target kube; the sim target has its own cluster")
@@ -254,6 +258,7 @@ def serve_cmd(
             context=context,
             kube_url=kube_url,
             prometheus_url=prometheus_url,
+            namespaces=namespaces(namespace),
             llm=llm,
             node_loss_start_s=node_loss_start(node_loss_headroom, llm),
             remote_agents=remote,
