@@ -37,3 +37,17 @@ def test_a_row_that_does_not_read_names_the_file_and_service(tmp_path: Path) -> 
         c.execute("INSERT INTO incidents VALUES ('ml/ranker', '{\"id\": \"x\"}')")
     with pytest.raises(IncidentStoreError, match=r"incidents\.sqlite: the incident of 'ml/ranker'"):
         IncidentStore(path).load()
+
+
+def test_the_scale_down_window_reads_back_and_a_bad_reading_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "incidents.sqlite"
+    store = IncidentStore(path)
+    needs = {"ml/ranker": [(15.0, 4), (30.0, 6)], "ml/scorer": [(30.0, 2)]}
+    store.save({}, needs)
+    store.save({})  # a save without readings keeps the stored ones
+    store.close()
+    assert IncidentStore(path).load_needs() == needs
+    with sqlite3.connect(path) as c:
+        c.execute("INSERT INTO needs VALUES ('ml/ranker', 45.0, 'many')")
+    with pytest.raises(IncidentStoreError, match=r"what 'ml/ranker' needed does not read"):
+        IncidentStore(path).load_needs()

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 from a2a.types import TaskState
 
+from quarterdeck.agents.a2a.wire import Health, ServiceHealth
 from quarterdeck.agents.executor import ExecutorHooks
 from quarterdeck.agents.loop import LoopMode
 from quarterdeck.audit import AuditLog
-from quarterdeck.core.models import Decision, ScaleAction
+from quarterdeck.core.clock import ManualClock
+from quarterdeck.core.models import Decision, ScaleAction, Target
 from tests.agents_a2a.fakes import FakeCluster, FakeGuard, SignalBoard
-from tests.agents_loop.conftest import MakeRuntime
+from tests.agents_loop.conftest import MakeRuntime, ScriptedBrains
 
 pytestmark = pytest.mark.anyio
 
@@ -150,3 +154,35 @@ async def test_open_incidents_carry_on_across_a_restart(
     third = make_runtime(LoopMode.SUGGEST)  # closed incidents are gone from the store
     assert third.loop.incidents == {}
     assert cluster.applied == []
+
+
+async def test_the_scale_down_window_survives_a_restart(
+    make_runtime: MakeRuntime, board: SignalBoard, brains: ScriptedBrains, clock: ManualClock
+) -> None:
+    """What each service needed over the scale-down window is stored with the incidents: a
+    restarted loop neither forgets a recent peak nor waits a whole window to give back."""
+    scripted = brains.diagnose
+
+    def with_needs(services: Sequence[Target] | None) -> list[ServiceHealth]:
+        # The brain's diagnosis says how many replicas the load needs: 6 in trouble, else 3.
+        return [
+            h.model_copy(
+                update={"diagnosis": {"details": {"needed": 3 if h.health is Health.OK else 6}}}
+            )
+            for h in scripted(services)
+        ]
+
+    brains.diagnose = with_needs  # type: ignore[method-assign]
+    first = make_runtime(LoopMode.SUGGEST)
+    board.set("fraud-detector", 400.0)
+    await first.loop_once()
+    clock.advance(15)
+    board.set("fraud-detector", 90.0)
+    await first.loop_once()
+    before = first.loop._needs.readings()
+    assert [n for _, n in before["ml/fraud-detector"]] == [6, 3]
+    await first.aclose()
+
+    second = make_runtime(LoopMode.SUGGEST)
+    assert second.loop._needs.readings() == before
+    await second.aclose()

@@ -1,10 +1,12 @@
 """The loop's open incidents, kept in SQLite so a restarted process picks them up where the last
 one left them: the same incident ids and trace ids (one trace per episode of trouble, across the
 restart), the actions already tried (a denied one is not proposed again at once), and how many
-healthy steps each has counted towards closing.
+healthy steps each has counted towards closing. Beside them, the replicas each service needed
+over the scale-down window (`RecentNeeds`), so a restart neither forgets a recent peak nor waits
+a whole window before giving idle capacity back.
 
-The whole set is written after every pass in one transaction (a few rows per service in trouble;
-nothing when all is well), so the file always holds one pass's consistent view.
+Everything is written after every pass in one transaction (a few rows per service in trouble,
+one per service and pass of the window), so the file always holds one pass's consistent view.
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS incidents (
     target TEXT PRIMARY KEY,  -- namespace/service
     body   TEXT NOT NULL      -- the Incident as JSON
+);
+CREATE TABLE IF NOT EXISTS needs (
+    target TEXT NOT NULL,     -- namespace/service
+    t      REAL NOT NULL,     -- clock seconds of the pass
+    needed INTEGER NOT NULL   -- replicas its load needed then
 );
 """
 
@@ -67,14 +74,39 @@ class IncidentStore:
             out[incident.target] = incident
         return out
 
-    def save(self, incidents: Mapping[Target, Incident]) -> None:
-        """Replace what is stored with `incidents` (closed ones disappear)."""
+    def load_needs(self) -> dict[str, list[tuple[float, int]]]:
+        """service → (clock seconds, replicas needed), oldest first."""
+        with self._lock:
+            rows = self._conn.execute("SELECT target, t, needed FROM needs ORDER BY t").fetchall()
+        out: dict[str, list[tuple[float, int]]] = {}
+        for key, t, needed in rows:
+            if not isinstance(t, int | float) or not isinstance(needed, int) or needed < 0:
+                raise IncidentStoreError(
+                    f"{self.path}: a reading of what {key!r} needed does not read: "
+                    f"({t!r}, {needed!r})"
+                )
+            out.setdefault(str(key), []).append((float(t), needed))
+        return out
+
+    def save(
+        self,
+        incidents: Mapping[Target, Incident],
+        needs: Mapping[str, list[tuple[float, int]]] | None = None,
+    ) -> None:
+        """Replace what is stored with `incidents` (closed ones disappear) and, when given, the
+        window's readings of what each service needed."""
         rows = [(str(t), json.dumps(_jsonable(i), sort_keys=True)) for t, i in incidents.items()]
+        readings = [(s, t, n) for s, seen in (needs or {}).items() for t, n in seen]
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 self._conn.execute("DELETE FROM incidents")
                 self._conn.executemany("INSERT INTO incidents (target, body) VALUES (?, ?)", rows)
+                if needs is not None:
+                    self._conn.execute("DELETE FROM needs")
+                    self._conn.executemany(
+                        "INSERT INTO needs (target, t, needed) VALUES (?, ?, ?)", readings
+                    )
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise

@@ -22,9 +22,9 @@ Rules that hold in every mode:
 - a service whose signals are missing or stale is left alone, and the loop says so.
 
 The loop is not an agent: it calls the observer, planner and executor through A2A like any other
-client. Its open incidents are written to an `IncidentStore` after every pass when it has one (a
-restarted process then carries on with the same incidents and traces); approvals and executions
-are durable in the executor.
+client. Its open incidents and its scale-down window are written to an `IncidentStore` after
+every pass when it has one (a restarted process then carries on with the same incidents, traces
+and recent needs); approvals and executions are durable in the executor.
 """
 
 from __future__ import annotations
@@ -152,6 +152,8 @@ class AutonomousLoop:
         # services whose only blocker is a verification → the kinds of action settling there
         self._settling: dict[str, set[str]] = {}
         self._needs = RecentNeeds(STABILISE_S)  # what each service needed, for scale-downs
+        if store is not None:
+            self._needs.restore(store.load_needs())
         self._said: dict[str, tuple[str, str]] = {}  # service → its last event (kind, message)
         self._pass_trace = "trace-loop-0"  # the trace of the current pass's observer turn
 
@@ -162,7 +164,7 @@ class AutonomousLoop:
             return await self._step()
         finally:
             if self._store is not None:
-                self._store.save(self.incidents)
+                self._store.save(self.incidents, self._needs.readings())
 
     async def _step(self) -> LoopStep:
         now = self.clock.now()

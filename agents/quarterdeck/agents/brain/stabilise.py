@@ -24,6 +24,14 @@ class RecentNeeds:
         """The most replicas a reading in the window needed; None without readings."""
         return max((n for _, n in self._seen.get(service, ())), default=None)
 
+    def readings(self) -> dict[str, list[tuple[float, int]]]:
+        """Every service's readings in the window, oldest first (what a store keeps)."""
+        return {s: list(seen) for s, seen in self._seen.items() if seen}
+
+    def restore(self, readings: dict[str, list[tuple[float, int]]]) -> None:
+        """Take back `readings()` from before a restart."""
+        self._seen = {s: sorted(seen) for s, seen in readings.items()}
+
     def held(self, service: str, now: float) -> bool:
         """Whether the readings in the window go back the whole window."""
         seen = self._seen.get(service)
