@@ -6,6 +6,7 @@ import json
 
 from quarterdeck.agents.graph import AgentTask, run_agent
 from quarterdeck.agents.guard_context import build_context
+from quarterdeck.agents.reasoning.agent_brains import reasoner_brains
 from quarterdeck.agents.reasoning.embedded import EmbeddedReasoner
 from quarterdeck.agents.reasoning.openai_compat import (
     FallbackReasoner,
@@ -147,3 +148,33 @@ def test_parse_payload_reads_fenced_and_bare_json() -> None:
     assert parse_payload('done\n```json\n{"a": 1}\n```') == {"a": 1}
     assert parse_payload('x {"b": [1]} y') == {"b": [1]}
     assert parse_payload("no json here") is None
+
+
+def test_an_answer_without_its_json_is_sent_back_once(fake_llm: FakeOpenAI, world: World) -> None:
+    fake_llm.script = [
+        Turn(content="ranker looks healthy to me."),
+        Turn(content='ranker looks healthy. {"diagnoses": []}'),
+    ]
+    task = AgentTask(text="how is ranker?", tool_kinds=("read",), payload_key="diagnoses")
+    out = run_agent("observer", _llm(fake_llm), world.registry, task)
+    assert out.stopped == "final"
+    assert out.payload == {"diagnoses": []}
+    assert out.steps == 2
+    reminder = fake_llm.requests[1]["messages"][-1]
+    assert reminder["role"] == "user"
+    assert (
+        'did not end with the JSON object this task needs (an object with "diagnoses")'
+        in (reminder["content"])
+    )
+
+
+def test_an_observer_that_never_gives_its_json_reads_as_no_data(
+    fake_llm: FakeOpenAI, world: World
+) -> None:
+    """Prose is never acted on: after one reminder the turn ends, and every service reads as no
+    data saying why (not as healthy, not as a breach)."""
+    fake_llm.script = [Turn(content="all good, trust me"), Turn(content="really, all good")]
+    (health,) = reasoner_brains(_llm(fake_llm), world.registry, world.cluster).diagnose(None)
+    assert health.health.value == "no_data"
+    assert "answered without the JSON this needs: 'really, all good'" in health.summary
+    assert len(fake_llm.requests) == 2

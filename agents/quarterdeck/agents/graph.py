@@ -88,6 +88,10 @@ class AgentTask:
     instructions: str | None = None
     tool_kinds: tuple[ToolKind, ...] = ("read", "act")
     tool_names: tuple[str, ...] | None = None
+    payload_key: str | None = None
+    """The key the final answer's JSON object must carry (the observer's "diagnoses", the
+    coordinator's "intent"). An answer without it is sent back once, saying so; a second one
+    ends the turn as it is (the caller then has no payload to act on)."""
 
 
 class CallRecord(BaseModel):
@@ -137,6 +141,7 @@ class _State(TypedDict):
     final: FinalAnswer | None
     stopped: StopReason | None
     error: str | None
+    reminded: bool  # the final answer lacked its payload once and was sent back
 
 
 @dataclass(frozen=True)
@@ -208,7 +213,19 @@ def _reason(state: _State, config: RunnableConfig) -> dict[str, Any]:
         return out | {"messages": [*state["messages"], msg]}
     final = reply.final or FinalAnswer(text="")
     msg = Message(role="assistant", content=final.text)
+    key = run.task.payload_key
+    if key is not None and key not in (final.payload or {}) and not state["reminded"]:
+        # A model that answered in prose may well give the JSON when asked; asking costs one
+        # step of the turn's budget, and prose is never acted on either way.
+        again = Message(role="user", content=_REMINDER.format(key=key))
+        return out | {"messages": [*state["messages"], msg, again], "reminded": True}
     return out | {"messages": [*state["messages"], msg], "final": final, "stopped": "final"}
+
+
+_REMINDER = (
+    'Your answer did not end with the JSON object this task needs (an object with "{key}"). '
+    "Answer again, ending with that JSON object."
+)
 
 
 def _tools(state: _State, config: RunnableConfig) -> dict[str, Any]:
@@ -259,7 +276,9 @@ def _tools(state: _State, config: RunnableConfig) -> dict[str, Any]:
 
 
 def _after_reason(state: _State) -> str:
-    return END if state["stopped"] is not None else "tools"
+    if state["stopped"] is not None:
+        return END
+    return "reason" if state["messages"][-1].role == "user" else "tools"
 
 
 def _after_tools(state: _State) -> str:
@@ -273,7 +292,7 @@ def _graph() -> Any:
     g.add_node("reason", _reason)
     g.add_node("tools", _tools)
     g.add_edge(START, "reason")
-    g.add_conditional_edges("reason", _after_reason, ["tools", END])
+    g.add_conditional_edges("reason", _after_reason, ["tools", "reason", END])
     g.add_conditional_edges("tools", _after_tools, ["reason", END])
     return g.compile()
 
@@ -332,6 +351,7 @@ def run_agent(
         "final": None,
         "stopped": None,
         "error": None,
+        "reminded": False,
     }
     config: RunnableConfig = {
         "configurable": {"run": run},

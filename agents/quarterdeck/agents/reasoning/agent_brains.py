@@ -55,6 +55,8 @@ def _health(d: Diagnosis) -> ServiceHealth:
 
 
 def _why(outcome: AgentOutcome) -> str:
+    if outcome.ok:  # it answered, twice, without the JSON object the task needs
+        return f"{outcome.reasoner} answered without the JSON this needs: {outcome.text[:200]!r}"
     return f"{outcome.reasoner} stopped ({outcome.stopped}): {outcome.error or outcome.text}"
 
 
@@ -76,7 +78,8 @@ def reasoner_brains(
         wanted = [Target.model_validate(t) for t in services or []]
         text = "Diagnose " + (", ".join(map(str, wanted)) if wanted else "every service")
         data = {"services": [t.model_dump() for t in wanted]} if wanted else {}
-        outcome = turn("observer", AgentTask(text=text, data=data, tool_kinds=("read",)))
+        task = AgentTask(text=text, data=data, tool_kinds=("read",), payload_key="diagnoses")
+        outcome = turn("observer", task)
         raw = (outcome.payload or {}).get("diagnoses")
         if not outcome.ok or not isinstance(raw, list):
             # Every service asked about (all of them when none was named) reads as no data,
@@ -110,7 +113,8 @@ def reasoner_brains(
 
     def understand(text: str) -> Intent:
         outcome = turn(
-            "coordinator", AgentTask(text=text, data={"text": text}, tool_kinds=("read",))
+            "coordinator",
+            AgentTask(text=text, data={"text": text}, tool_kinds=("read",), payload_key="intent"),
         )
         raw = (outcome.payload or {}).get("intent")
         if not outcome.ok or not isinstance(raw, dict):
