@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from quarterdeck.sim.wire.server import RunningServer
-from tests.e2e.conftest import FRAUD, RANKER, StartServer, wait_for
+from tests.e2e.conftest import FRAUD, RANKER, Served, StartServer, wait_for
 
 
 def _kubeconfig(path: Path, server: str) -> Path:
@@ -30,14 +30,19 @@ current-context: elsewhere
     return path
 
 
+def _serve_kube(serve: StartServer, cluster: RunningServer, tmp_path: Path, *args: str) -> Served:
+    """`serve --target kube` through a kubeconfig context onto the simulator's facades."""
+    kubeconfig = _kubeconfig(tmp_path / "kubeconfig", cluster.url)
+    return serve(
+        "--target", "kube", "--kubeconfig", str(kubeconfig), "--context", "sim",
+        "--prometheus-url", cluster.url, *args,
+    )  # fmt: skip
+
+
 def test_kube_target_reads_acts_and_dry_runs_without_prediction(
     serve: StartServer, cluster: RunningServer, tmp_path: Path
 ) -> None:
-    kubeconfig = _kubeconfig(tmp_path / "kubeconfig", cluster.url)
-    s = serve(
-        "--target", "kube", "--kubeconfig", str(kubeconfig), "--context", "sim",
-        "--prometheus-url", cluster.url,
-    )  # fmt: skip
+    s = _serve_kube(serve, cluster, tmp_path)
     assert any("no simulator on the kube target" in line for line in s.stdout)
     ready = s.as_("vera").get("/readyz")
     assert ready.json() == {"status": "ready", "checks": {"cluster": True, "metrics": True}}
@@ -81,11 +86,7 @@ def test_kube_target_reads_acts_and_dry_runs_without_prediction(
 def test_kube_target_limited_to_namespaces_sees_and_acts_on_nothing_else(
     serve: StartServer, cluster: RunningServer, tmp_path: Path
 ) -> None:
-    kubeconfig = _kubeconfig(tmp_path / "kubeconfig", cluster.url)
-    s = serve(
-        "--target", "kube", "--kubeconfig", str(kubeconfig), "--context", "sim",
-        "--prometheus-url", cluster.url, "--namespace", "payments",
-    )  # fmt: skip
+    s = _serve_kube(serve, cluster, tmp_path, "--namespace", "payments")
     assert any("namespaces payments" in line for line in s.stdout)
     assert s.services() == {}
     act = s.as_("otto").post(
