@@ -50,8 +50,9 @@ def test_bad_input_exits_2(tmp_path: Path, args: list[str], problem: str) -> Non
 
 
 def test_node_loss_headroom_rides_out_a_gpu_node_loss(tmp_path: Path) -> None:
-    """gpu-node-loss: a GPU node holding half of llm-chat's pods fails. With the headroom the
-    loop has the spare replicas up before it, and the SLO holds; without it, it breaks."""
+    """gpu-node-loss: a GPU node holding two of llm-chat's six pods fails, and a replacement
+    takes four minutes to load. With the head-room the loop has the spare replicas up before
+    it, and the SLO holds; without it, it breaks."""
     scenario = Path(__file__).parents[2] / "cluster-sim/scenarios/gpu-node-loss.yaml"
     args = ("--scenario", str(scenario), "--mode", "auto", "--quiet")
     code, plain = loop(tmp_path / "plain", *args)

@@ -162,10 +162,8 @@ def test_an_answer_without_its_json_is_sent_back_once(fake_llm: FakeOpenAI, worl
     assert out.steps == 2
     reminder = fake_llm.requests[1]["messages"][-1]
     assert reminder["role"] == "user"
-    assert (
-        'did not end with the JSON object this task needs (an object with "diagnoses")'
-        in (reminder["content"])
-    )
+    said = 'did not end with the JSON object this task needs (an object with "diagnoses")'
+    assert said in reminder["content"]
 
 
 def test_an_observer_that_never_gives_its_json_reads_as_no_data(
