@@ -13,6 +13,7 @@ NamespaceOption = Annotated[
     list[str] | None,
     typer.Option(
         "--namespace",
+        metavar="NAME",
         help="kube: only this namespace is seen and acted on; repeat for more (default: all). "
         "A namespace-scoped service account needs it.",
     ),
