@@ -15,7 +15,7 @@ from quarterdeck.agents.a2a.server import agent_app
 from quarterdeck.agents.a2a.taskstore import SqliteTaskStore
 from quarterdeck.agents.a2a.transport import AgentNetwork, in_process_url
 from quarterdeck.agents.executor import ExecutorService
-from quarterdeck.core.models import Decision
+from quarterdeck.core.models import Decision, RollbackAction
 from tests.agents_a2a.conftest import MakeExecutor
 from tests.agents_a2a.fakes import FakeCluster, FakeGuard, proposal
 
@@ -115,4 +115,24 @@ async def test_two_approvals_at_once_apply_once(
     assert completed, results
     assert all(getattr(r, "state", None) == TaskState.TASK_STATE_COMPLETED for r in completed)
     assert len(cluster.applied) == 1
+    await net.aclose()
+
+
+async def test_preview_says_what_the_guard_would_decide_and_records_nothing(
+    make_executor: MakeExecutor, guard: FakeGuard, cluster: FakeCluster, tmp_path: Path
+) -> None:
+    guard.decisions["rollback"] = Decision.REQUIRE_APPROVAL
+    net = network(make_executor(), tmp_path)
+    client = await net.client(EXECUTOR)
+    back = proposal("p-2", action=RollbackAction(to_version="v1"))
+    asked = [proposal("p-1").model_dump(mode="json"), back.model_dump(mode="json")]
+    reply = await client.send(data={"skill": "preview", "proposals": asked})
+    assert reply.first("decisions") == ["allow", "require_approval"]
+    assert cluster.applied == []
+    assert guard.recorded == []
+    listed = await client.send(data={"skill": "approvals"})
+    assert listed.first("approvals") == []
+    bad = await client.send(data={"skill": "preview", "proposals": [{"id": "x"}]})
+    assert bad.first("decisions") is None
+    assert "invalid proposals" in bad.text
     await net.aclose()

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import pytest
 
+from quarterdeck.agents.a2a.wire import PlanResult, ServiceHealth
 from quarterdeck.agents.loop import LoopMode
 from quarterdeck.audit import AuditLog
 from quarterdeck.core.clock import ManualClock
-from quarterdeck.core.models import Decision, ScaleAction
+from quarterdeck.core.models import ActionProposal, Decision, ScaleAction, Target, Verdict
+from quarterdeck.policies.context import GuardContext
 from tests.agents_a2a.fakes import FakeCluster, FakeGuard, SignalBoard
 from tests.agents_loop.conftest import MakeRuntime, ScriptedBrains
 
 pytestmark = pytest.mark.anyio
+
+FRAUD = Target(namespace="ml", service="fraud-detector")
 
 
 async def test_observe_reports_and_applies_nothing(
@@ -162,4 +166,66 @@ async def test_after_a_denial_the_loop_pauses_then_tries_the_next_candidate(
     assert second.proposal is not None
     assert denied.proposal is not None
     assert second.proposal.action != denied.proposal.action  # the next candidate
+    assert cluster.applied == []
+
+
+def _bigger_first(brains: ScriptedBrains) -> None:
+    """The planner ranks the bigger step first (as the what-if does during a surge)."""
+    scripted = brains.plan
+
+    def plan(health: ServiceHealth) -> PlanResult:
+        result = scripted(health)
+        return result.model_copy(update={"proposals": list(reversed(result.proposals))})
+
+    brains.plan = plan  # type: ignore[method-assign]
+
+
+def _approval_above(guard: FakeGuard, replicas: int) -> None:
+    """The guard asks a human for a scale above `replicas` (like `agent-replica-touch`)."""
+    judged = guard.evaluate
+
+    def evaluate(proposal: ActionProposal, context: GuardContext) -> Verdict:
+        verdict = judged(proposal, context)
+        action = proposal.action
+        if isinstance(action, ScaleAction) and action.replicas > replicas:
+            return verdict.model_copy(update={"decision": Decision.REQUIRE_APPROVAL})
+        return verdict
+
+    guard.evaluate = evaluate  # type: ignore[method-assign]
+
+
+async def test_auto_applies_the_best_step_policy_allows_rather_than_wait_for_a_human(
+    make_runtime: MakeRuntime,
+    board: SignalBoard,
+    cluster: FakeCluster,
+    brains: ScriptedBrains,
+    guard: FakeGuard,
+) -> None:
+    _bigger_first(brains)
+    _approval_above(guard, 4)  # 2 → 6 needs a human, 2 → 4 does not
+    rt = make_runtime(LoopMode.AUTO)
+    board.set("fraud-detector", 400.0)
+    step = await rt.loop_once()
+    [executed] = step.of_kind("executed")
+    assert executed.status == "applied"
+    assert cluster.applied == [(FRAUD, ScaleAction(replicas=4))]
+    assert await rt.approvals() == []
+
+
+async def test_auto_asks_a_human_when_no_candidate_is_allowed(
+    make_runtime: MakeRuntime,
+    board: SignalBoard,
+    cluster: FakeCluster,
+    brains: ScriptedBrains,
+    guard: FakeGuard,
+) -> None:
+    _bigger_first(brains)
+    _approval_above(guard, 2)  # both steps need a human: the best-ranked one is asked for
+    rt = make_runtime(LoopMode.AUTO)
+    board.set("fraud-detector", 400.0)
+    step = await rt.loop_once()
+    [executed] = step.of_kind("executed")
+    assert executed.status == "awaiting_approval"
+    [waiting] = await rt.approvals()
+    assert waiting.proposal.action == ScaleAction(replicas=6)
     assert cluster.applied == []

@@ -298,6 +298,11 @@ class ExecutorService:
                     reports.append(self.report(pid))
         return reports
 
+    def preview(self, proposals: list[ActionProposal]) -> list[Decision]:
+        """What the guard would say of each proposal now, without recording or applying
+        anything (the one that is then executed is judged again, and audited)."""
+        return [self.deps.guard.evaluate(p, self._context(p)).decision for p in proposals]
+
     def approvals(self, *, pending_only: bool = True) -> list[Approval]:
         return self.ledger.approvals(status=ApprovalStatus.PENDING if pending_only else None)
 

@@ -13,6 +13,9 @@ Rules that hold in every mode:
   replicas than the load of the last minutes needs (the brain's `overprovisioned`) — is an
   incident too, so what a surge called for is given back when it ends (the guard still judges
   every scale-down);
+- the action proposed is the planner's best-ranked candidate, except that in `auto` it is the
+  best-ranked one the guard allows now (one that needs a human is asked for only when no other
+  candidate is allowed);
 - while a proposal for the service waits for approval, or an applied one waits to be verified,
   nothing new is proposed for it — except that a load breach still needing more replicas than
   are desired takes its next scale-up without waiting for the last one's verification, and a bad
@@ -44,7 +47,7 @@ from quarterdeck.agents.brain.stabilise import RecentNeeds
 from quarterdeck.agents.executor import AuditSink
 from quarterdeck.agents.incident_store import IncidentStore
 from quarterdeck.core.clock import Clock
-from quarterdeck.core.models import ActionProposal, Target
+from quarterdeck.core.models import ActionProposal, Decision, Target
 
 LOOP_PRINCIPAL = "agent:loop"
 STABILISE_S = 300.0  # idle capacity must hold this long before it is given back (HPA default)
@@ -324,7 +327,7 @@ class AutonomousLoop:
             )
             self._emit(out, self._event("nothing_to_do", incident, why), incident)
             return
-        best = fresh[0]
+        best = await self._allowed_first(fresh) if self.mode is LoopMode.AUTO else fresh[0]
         proposal = best.model_copy(
             update={
                 "id": f"{incident.id}-{len(incident.proposals) + 1}",
@@ -382,6 +385,23 @@ class AutonomousLoop:
             incident,
             audit=False,  # the executor audits the proposal, verdict and execution itself
         )
+
+    async def _allowed_first(self, ranked: list[ActionProposal]) -> ActionProposal:
+        """The best-ranked proposal the guard allows now; the best one otherwise. In `auto` the
+        loop applies what policy allows and asks only for the rest: a bigger step that needs a
+        human must not hold the service while a smaller one would act now (the guard's
+        cooldown still spaces the steps)."""
+        if len(ranked) < 2:
+            return ranked[0]
+        reply = await self._ask(
+            EXECUTOR,
+            {"skill": "preview", "proposals": [p.model_dump(mode="json") for p in ranked]},
+        )
+        decisions = reply.first("decisions")
+        if not isinstance(decisions, list) or len(decisions) != len(ranked):
+            return ranked[0]  # no preview: the executor judges the best one as before
+        allowed = [p for p, d in zip(ranked, decisions, strict=True) if d == Decision.ALLOW.value]
+        return allowed[0] if allowed else ranked[0]
 
     # -- helpers -----------------------------------------------------------------------------
 

@@ -170,6 +170,17 @@ AGENTS: dict[str, AgentSpec] = {
                 tags=("approval",),
             ),
             SkillSpec(
+                id="preview",
+                name="Preview the guard's decisions",
+                description=(
+                    'Data {"skill": "preview", "proposals": [ActionProposal, …]}; returns '
+                    '{"decisions": ["allow"|"require_approval"|"deny", …]}. Records and applies '
+                    "nothing."
+                ),
+                examples=('{"skill": "preview", "proposals": [{…}, {…}]}',),
+                tags=("guard",),
+            ),
+            SkillSpec(
                 id="verify_due",
                 name="Verify applied actions",
                 description=(

@@ -90,6 +90,8 @@ class ExecutorAgent(AgentExecutor):
             await self._decide(context, event_queue, task, payload)
         elif skill == "approvals" and task is None:
             await event_queue.enqueue_event(reply_message(context, *self._approvals(payload)))
+        elif skill == "preview" and task is None:
+            await event_queue.enqueue_event(reply_message(context, *self._preview(payload)))
         elif skill == "verify_due" and task is None:
             reports = [r.model_dump(mode="json") for r in self.service.verify_due()]
             text = f"verified {len(reports)} applied action(s)"
@@ -103,10 +105,19 @@ class ExecutorAgent(AgentExecutor):
                 updater.new_agent_message([Part(text=f"unexpected message: {hint}")])
             )
         else:
-            known = "execute, decide (on a waiting task), approvals, verify_due"
+            known = "execute, decide (on a waiting task), approvals, preview, verify_due"
             await event_queue.enqueue_event(
                 reply_message(context, f"unknown or missing skill {skill!r}; known: {known}")
             )
+
+    def _preview(self, payload: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """The guard's decision on each of `proposals`, applying and recording nothing."""
+        try:
+            proposals = [ActionProposal.model_validate(p) for p in payload.get("proposals") or []]
+        except ValidationError as exc:
+            return f"invalid proposals: {exc.errors()[0]['msg']}", {}
+        decisions = [d.value for d in self.service.preview(proposals)]
+        return f"previewed {len(decisions)} proposal(s)", {"decisions": decisions}
 
     def _approvals(self, payload: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         """Pending approvals (or the one named by `proposal_id`, whatever its status), and the
