@@ -117,6 +117,11 @@ def test_remote_agents_are_refused_where_they_cannot_work(
         "http://127.0.0.1:9", "--remote-agent", "executor=http://127.0.0.1:9/", env=tok,
     )  # fmt: skip
     assert "set QUARTERDECK_AGENT_TOKEN" in fails("--remote-agent", "observer=http://127.0.0.1:9/")
+    assert "give it to `quarterdeck agent observer` instead" in fails(
+        "--target", "kube", "--kube-url", "http://127.0.0.1:9", "--prometheus-url",
+        "http://127.0.0.1:9", "--remote-agent", "observer=http://127.0.0.1:9/",
+        "--node-loss-headroom", "60s", env=tok,
+    )  # fmt: skip
 
 
 def test_a_remote_agent_that_does_not_answer_is_not_ready(

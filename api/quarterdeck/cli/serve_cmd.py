@@ -243,6 +243,12 @@ def serve_cmd(
     agent_token = os.environ.get(AGENT_TOKEN_ENV) or None
     if remote and agent_token is None:
         bad_input(f"--remote-agent: set {AGENT_TOKEN_ENV} to the token the remote agents accept")
+    if "observer" in remote and node_loss_headroom is not None:
+        # Sizing is part of the diagnosis, which the remote observer makes.
+        bad_input(
+            "--node-loss-headroom sizes the observer's diagnoses and the observer runs "
+            "elsewhere: give it to `quarterdeck agent observer` instead"
+        )
     try:
         settings = ServeSettings(
             target="sim" if target == "sim" else "kube",
