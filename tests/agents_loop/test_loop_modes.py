@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from quarterdeck.agents.a2a.wire import PlanResult, ServiceHealth
 from quarterdeck.agents.loop import LoopMode
 from quarterdeck.audit import AuditLog
 from quarterdeck.core.clock import ManualClock
-from quarterdeck.core.models import ActionProposal, Decision, ScaleAction, Target, Verdict
+from quarterdeck.core.models import (
+    ActionProposal,
+    Decision,
+    RollbackAction,
+    ScaleAction,
+    Target,
+    Verdict,
+)
 from quarterdeck.policies.context import GuardContext
 from tests.agents_a2a.fakes import FakeCluster, FakeGuard, SignalBoard
 from tests.agents_loop.conftest import MakeRuntime, ScriptedBrains
@@ -229,3 +238,49 @@ async def test_auto_asks_a_human_when_no_candidate_is_allowed(
     [waiting] = await rt.approvals()
     assert waiting.proposal.action == ScaleAction(replicas=6)
     assert cluster.applied == []
+
+
+async def test_a_bad_version_is_rolled_back_while_a_scale_up_settles(
+    make_runtime: MakeRuntime,
+    board: SignalBoard,
+    cluster: FakeCluster,
+    brains: ScriptedBrains,
+    clock: ManualClock,
+) -> None:
+    """A scale-up is applied and settles (60 s here); 15 s later the brain finds a bad version.
+    The rollback does not wait for the scale's verification: a scale cannot fix a version."""
+    scripted_diagnose, scripted_plan = brains.diagnose, brains.plan
+    cause = {"now": "load"}
+
+    def diagnose(services: Sequence[Target] | None) -> list[ServiceHealth]:
+        return [h.model_copy(update={"cause": cause["now"]}) for h in scripted_diagnose(services)]
+
+    def plan(health: ServiceHealth) -> PlanResult:
+        if health.cause != "bad_version":
+            return scripted_plan(health)
+        back = ActionProposal(
+            id="plan-rollback",
+            target=health.target,
+            action=RollbackAction(to_version="v1"),
+            reason="roll back the bad version",
+            evidence=health.evidence,
+        )
+        return PlanResult(proposals=[back])
+
+    brains.diagnose = diagnose  # type: ignore[method-assign]
+    brains.plan = plan  # type: ignore[method-assign]
+    rt = make_runtime(LoopMode.AUTO)
+    board.set("fraud-detector", 400.0)
+    first = await rt.loop_once()
+    [scaled] = first.of_kind("executed")
+    assert scaled.status == "applied"
+    clock.advance(15)
+    cause["now"] = "bad_version"
+    second = await rt.loop_once()
+    [rolled] = second.of_kind("executed")
+    assert rolled.proposal is not None
+    assert rolled.proposal.action == RollbackAction(to_version="v1")
+    assert [a for _, a in cluster.applied] == [
+        ScaleAction(replicas=4),
+        RollbackAction(to_version="v1"),
+    ]
