@@ -89,18 +89,25 @@ def _controller(v: Variant) -> Callable[[], Controller]:
     return lambda: AgentController(AgentControllerSettings(diagnosis=d))
 
 
-def _one(job: tuple[int, str]) -> tuple[int, float, float]:
-    """Runs variant `i` on one scenario file: (i, SLO-violation minutes, replica-hours)."""
+def _one(job: tuple[int, str]) -> tuple[int, str, float, float]:
+    """Runs variant `i` on one scenario file: (i, file, SLO-violation minutes, replica-hours)."""
     i, path = job
     result = run(load_scenario(path), _controller(VARIANTS[i])())
-    return i, result.metrics.slo_violation_minutes, result.metrics.replica_hours
+    return i, path, result.metrics.slo_violation_minutes, result.metrics.replica_hours
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenarios", type=Path, default=default_scenario_dir())
     ap.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    ap.add_argument(
+        "--per-scenario",
+        metavar="LABEL",
+        help="also print each scenario's figures for the variant whose label starts with LABEL, "
+        "beside the default agent's (e.g. 'agent, N+1 by node, pods ≥ 60 s')",
+    )
     args = ap.parse_args()
+    other = _variant(args.per_scenario) if args.per_scenario else None
     files = sorted(str(p) for p in args.scenarios.glob("*.yaml"))
     if not files:
         raise SystemExit(f"no scenario files (*.yaml) in {args.scenarios}")
@@ -108,10 +115,12 @@ def main() -> None:
     slo = [0.0] * len(VARIANTS)
     rh = [0.0] * len(VARIANTS)
     jobs = [(i, f) for i in range(len(VARIANTS)) for f in files]
+    each: dict[tuple[int, str], tuple[float, float]] = {}
     with ProcessPoolExecutor(max(1, args.jobs)) as pool:
-        for i, minutes, hours in pool.map(_one, jobs):
+        for i, path, minutes, hours in pool.map(_one, jobs):
             slo[i] += minutes
             rh[i] += hours
+            each[(i, path)] = (minutes, hours)
     base, orc = 0, 1  # indexes of baseline and oracle in VARIANTS
     print(f"{len(files)} scenarios; suite totals")
     head = ("controller", "SLO min", "×base", "×oracle", "replica h", "×base")
@@ -122,7 +131,31 @@ def main() -> None:
             f"{v.label:{width}} {slo[i]:8.1f} {ratio(slo[i], slo[base]):6.2f} "
             f"{ratio(slo[i], slo[orc]):8.2f} {rh[i]:10.1f} {ratio(rh[i], rh[base]):6.3f}"
         )
+    if other is not None:
+        _per_scenario(other, files, each)
     print(f"({time.perf_counter() - started:.0f} s wall)")
+
+
+def _variant(label: str) -> int:
+    """The index of the first variant whose label starts with `label`."""
+    for i, v in enumerate(VARIANTS):
+        if v.label.startswith(label):
+            return i
+    raise SystemExit(f"no variant label starts with {label!r}")
+
+
+def _per_scenario(
+    other: int, files: list[str], each: dict[tuple[int, str], tuple[float, float]]
+) -> None:
+    """Each scenario under the default agent and under variant `other`."""
+    default = _variant("agent (default")
+    print(f"\nper scenario: {VARIANTS[default].label} → {VARIANTS[other].label}")
+    for f in files:
+        (m0, h0), (m1, h1) = each[(default, f)], each[(other, f)]
+        print(
+            f"{Path(f).stem:18} {m0:6.1f} min {h0:7.1f} h → {m1:6.1f} min {h1:7.1f} h"
+            f"   ({m1 - m0:+.1f} min, {h1 - h0:+.1f} h)"
+        )
 
 
 if __name__ == "__main__":
