@@ -14,7 +14,14 @@ from typing import Annotated
 import typer
 
 from quarterdeck.cli.errors import bad_input
-from quarterdeck.cli.kube_opts import NamespaceOption, namespaces
+from quarterdeck.cli.kube_opts import (
+    ContextOption,
+    KubeconfigOption,
+    KubeUrlOption,
+    NamespaceOption,
+    PrometheusUrlOption,
+    namespaces,
+)
 from quarterdeck.cli.reasoner_opts import (
     LlmModelOption,
     LlmUrlOption,
@@ -46,17 +53,10 @@ def agent_cmd(
         str | None,
         typer.Option("--public-url", help="The URL callers reach it at (default: where it binds)."),
     ] = None,
-    prometheus_url: Annotated[
-        str | None, typer.Option("--prometheus-url", help="Prometheus base URL.")
-    ] = None,
-    kube_url: Annotated[
-        str | None,
-        typer.Option("--kube-url", help="Plain API server URL (kubectl proxy, sim serve)."),
-    ] = None,
-    kubeconfig: Annotated[
-        Path | None, typer.Option("--kubeconfig", help="kubeconfig file.")
-    ] = None,
-    context: Annotated[str | None, typer.Option("--context", help="kubeconfig context.")] = None,
+    prometheus_url: PrometheusUrlOption = None,
+    kube_url: KubeUrlOption = None,
+    kubeconfig: KubeconfigOption = None,
+    context: ContextOption = None,
     namespace: NamespaceOption = None,
     state_dir: Annotated[Path, typer.Option("--state-dir", help="Its audit log and state.")] = Path(
         ".quarterdeck"

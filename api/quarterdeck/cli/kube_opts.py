@@ -1,14 +1,27 @@
-"""`--namespace` for the commands that read a real cluster (`serve --target kube`, `agent`)."""
+"""Where a real cluster and its metrics are, for the commands that read one (`serve --target
+kube`, `agent`): declared once, so both take the same flags with the same help."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from quarterdeck.cli.errors import bad_input
 
+KubeconfigOption = Annotated[
+    Path | None, typer.Option("--kubeconfig", help="kube: kubeconfig file.")
+]
+ContextOption = Annotated[str | None, typer.Option("--context", help="kube: kubeconfig context.")]
+KubeUrlOption = Annotated[
+    str | None,
+    typer.Option("--kube-url", help="kube: plain API server URL (kubectl proxy, sim serve)."),
+]
+PrometheusUrlOption = Annotated[
+    str | None, typer.Option("--prometheus-url", help="kube: Prometheus base URL.")
+]
 NamespaceOption = Annotated[
     list[str] | None,
     typer.Option(

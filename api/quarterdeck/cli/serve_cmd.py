@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from quarterdeck.cli.errors import bad_input
-from quarterdeck.cli.kube_opts import NamespaceOption, namespaces
+from quarterdeck.cli.kube_opts import (
+    ContextOption,
+    KubeconfigOption,
+    KubeUrlOption,
+    NamespaceOption,
+    PrometheusUrlOption,
+    namespaces,
+)
 from quarterdeck.cli.reasoner_opts import (
     LlmModelOption,
     LlmUrlOption,
@@ -172,19 +179,10 @@ def serve_cmd(
     key_file: Annotated[
         Path | None, typer.Option("--key-file", help="The audit log's HMAC key file.")
     ] = None,
-    kubeconfig: Annotated[
-        Path | None, typer.Option("--kubeconfig", help="kube: kubeconfig file.")
-    ] = None,
-    context: Annotated[
-        str | None, typer.Option("--context", help="kube: kubeconfig context.")
-    ] = None,
-    kube_url: Annotated[
-        str | None,
-        typer.Option("--kube-url", help="kube: plain API server URL (kubectl proxy, sim serve)."),
-    ] = None,
-    prometheus_url: Annotated[
-        str | None, typer.Option("--prometheus-url", help="kube: Prometheus base URL.")
-    ] = None,
+    kubeconfig: KubeconfigOption = None,
+    context: ContextOption = None,
+    kube_url: KubeUrlOption = None,
+    prometheus_url: PrometheusUrlOption = None,
     namespace: NamespaceOption = None,
     log_level: Annotated[
         str, typer.Option("--log-level", help="uvicorn's log level (warning, info, debug).")
