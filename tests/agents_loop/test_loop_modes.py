@@ -7,7 +7,8 @@ from collections.abc import Sequence
 import pytest
 
 from quarterdeck.agents.a2a.wire import PlanResult, ServiceHealth
-from quarterdeck.agents.loop import LoopMode
+from quarterdeck.agents.loop import LoopEvent, LoopMode
+from quarterdeck.agents.runtime import Runtime
 from quarterdeck.audit import AuditLog
 from quarterdeck.core.clock import ManualClock
 from quarterdeck.core.models import (
@@ -203,6 +204,24 @@ def _approval_above(guard: FakeGuard, replicas: int) -> None:
     guard.evaluate = evaluate  # type: ignore[method-assign]
 
 
+async def _auto_step_with_approval_above(
+    replicas: int,
+    make_runtime: MakeRuntime,
+    board: SignalBoard,
+    brains: ScriptedBrains,
+    guard: FakeGuard,
+) -> tuple[Runtime, LoopEvent]:
+    """One `auto` pass on a breach, the planner ranking 2 → 6 above 2 → 4 and the guard asking a
+    human for a scale above `replicas`: the runtime and the pass's one `executed` event."""
+    _bigger_first(brains)
+    _approval_above(guard, replicas)
+    rt = make_runtime(LoopMode.AUTO)
+    board.set("fraud-detector", 400.0)
+    step = await rt.loop_once()
+    [executed] = step.of_kind("executed")
+    return rt, executed
+
+
 async def test_auto_applies_the_best_step_policy_allows_rather_than_wait_for_a_human(
     make_runtime: MakeRuntime,
     board: SignalBoard,
@@ -210,12 +229,8 @@ async def test_auto_applies_the_best_step_policy_allows_rather_than_wait_for_a_h
     brains: ScriptedBrains,
     guard: FakeGuard,
 ) -> None:
-    _bigger_first(brains)
-    _approval_above(guard, 4)  # 2 → 6 needs a human, 2 → 4 does not
-    rt = make_runtime(LoopMode.AUTO)
-    board.set("fraud-detector", 400.0)
-    step = await rt.loop_once()
-    [executed] = step.of_kind("executed")
+    # 2 → 6 needs a human, 2 → 4 does not
+    rt, executed = await _auto_step_with_approval_above(4, make_runtime, board, brains, guard)
     assert executed.status == "applied"
     assert cluster.applied == [(FRAUD, ScaleAction(replicas=4))]
     assert await rt.approvals() == []
@@ -228,12 +243,8 @@ async def test_auto_asks_a_human_when_no_candidate_is_allowed(
     brains: ScriptedBrains,
     guard: FakeGuard,
 ) -> None:
-    _bigger_first(brains)
-    _approval_above(guard, 2)  # both steps need a human: the best-ranked one is asked for
-    rt = make_runtime(LoopMode.AUTO)
-    board.set("fraud-detector", 400.0)
-    step = await rt.loop_once()
-    [executed] = step.of_kind("executed")
+    # both steps need a human: the best-ranked one is asked for
+    rt, executed = await _auto_step_with_approval_above(2, make_runtime, board, brains, guard)
     assert executed.status == "awaiting_approval"
     [waiting] = await rt.approvals()
     assert waiting.proposal.action == ScaleAction(replicas=6)
