@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from quarterdeck.agents.brain.diagnosis import DiagnosisSettings
@@ -72,14 +73,20 @@ def main() -> None:
         if load_scenario(p).duration <= 7200
     ]
     print(f"{'scenario':18} {'bench agent':>22} {'real loop':>22} {'wall s':>7}")
+    totals = [0.0] * 5
     for path in paths:
         controller = AgentController(AgentControllerSettings(diagnosis=sizing))
         bench = run(load_scenario(path), controller).metrics
-        slo, rh, wall = asyncio.run(real_loop(path, sizing))
-        print(
-            f"{path.stem:18} {bench.slo_violation_minutes:8.1f} min {bench.replica_hours:7.1f} h"
-            f" {slo:8.1f} min {rh:7.1f} h {wall:7.1f}"
-        )
+        real = asyncio.run(real_loop(path, sizing))
+        row = (bench.slo_violation_minutes, bench.replica_hours, *real)
+        totals = [t + x for t, x in zip(totals, row, strict=True)]
+        _line(path.stem, row)
+    _line("total", totals)
+
+
+def _line(name: str, row: Sequence[float]) -> None:
+    slo, rh, real_slo, real_rh, wall = row
+    print(f"{name:18} {slo:8.1f} min {rh:7.1f} h {real_slo:8.1f} min {real_rh:7.1f} h {wall:7.1f}")
 
 
 if __name__ == "__main__":

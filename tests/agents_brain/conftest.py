@@ -38,6 +38,35 @@ events:
 {events}
 """
 
+# A service that queues before it looks busy: one replica is about one server (67 req/s of
+# 15 ms requests), so at 3 replicas and 67 % utilisation p95 sits near its 60 ms SLO while the
+# utilisation band alone says 3 is plenty (fifty-services' classifier-11).
+QUEUEING = """
+version: 1
+name: queueing
+seed: 11
+duration: 40m
+controller_interval: 15s
+cluster:
+  node_pools:
+    - {name: cpu, count: 2, cpu: 16, memory_gib: 64}
+services:
+  - name: classifier
+    namespace: risk
+    replicas: 5
+    min_replicas: 2
+    max_replicas: 16
+    pod: {cpu: 2, memory_gib: 4, gpu: 0, startup: 60s}
+    capacity_rps: 67
+    base_latency_ms: 15
+    slo: {p95_latency_ms: 60, error_ratio: 0.01}
+    versions:
+      - {name: v1}
+    current_version: v1
+    load: {base_rps: 135, noise: 0.05}
+events: []
+"""
+
 Observe = Callable[[str, float], ServiceObservation]
 
 

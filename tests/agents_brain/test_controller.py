@@ -14,7 +14,7 @@ from quarterdeck.sim.engine import Simulator
 from quarterdeck.sim.runner import run
 from quarterdeck.sim.scenario import load_scenario
 
-from .conftest import BASE
+from .conftest import BASE, QUEUEING
 from .test_diagnosis_and_plan import DEPLOY, HOSTILE, SPIKE
 
 
@@ -86,3 +86,29 @@ def test_a_scale_down_goes_no_lower_than_the_recent_need() -> None:
     # Past the window the old need no longer holds the service up.
     later = 100.0 + controller.settings.stabilise_s + 1
     assert controller._stabilised(diag("overprovisioned", 5), now=later).details["needed"] == 5
+
+
+def _scales(tmp_path: Path, controller: AgentController) -> list[int]:
+    path = tmp_path / "q.yaml"
+    path.write_text(QUEUEING)
+    result = run(load_scenario(path), controller)
+    assert result.metrics.slo_violation_minutes == 0.0
+    return [a.action["replicas"] for a in result.action_log if a.kind == "scale"]
+
+
+def test_a_service_that_ran_hot_is_not_scaled_back_down_into_it(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    remembering = _scales(tmp_path, make_agent_controller())
+    forgetting = make_agent_controller()
+    forgetting.settings = replace(forgetting.settings, hot_memory_s=0.0)
+    flapping = _scales(tmp_path, AgentController(forgetting.settings))
+
+    def ups(scales: list[int]) -> int:
+        return sum(1 for a, b in zip([5, *scales], scales, strict=False) if b > a)
+
+    # Without the memory the band gives back the replica the latency rule just added, over and
+    # over; with it the service holds after a hot reading until the memory (30 min) runs out.
+    assert ups(flapping) >= 5, flapping
+    assert ups(remembering) <= 2, remembering
+    assert remembering[-1] >= 4

@@ -6,9 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from quarterdeck.agents import loop
 from quarterdeck.agents.embedded import build_embedded
 from quarterdeck.agents.loop import LoopMode
 from quarterdeck.audit import AuditKey
+from quarterdeck.core.models import ScaleAction
+from tests.agents_brain.conftest import QUEUEING
 
 pytestmark = pytest.mark.anyio
 SCENARIO = Path(__file__).resolve().parents[2] / "cluster-sim" / "scenarios" / "flash-sale.yaml"
@@ -115,3 +118,41 @@ async def test_a_surge_gets_its_next_scale_up_before_the_last_one_is_verified(
         assert ups[1] - ups[0] < 120  # not held for the first step's verification
     finally:
         await run.runtime.aclose()
+
+
+async def _scales_applied(tmp_path: Path, scenario: Path) -> list[int]:
+    run = build_embedded(
+        scenario, tmp_path / "state", mode=LoopMode.AUTO, audit_key=AuditKey(b"k" * 32)
+    )
+    replicas: list[int] = []
+    try:
+        while not run.sim.done:
+            run.sim.advance(15)
+            step = await run.runtime.loop_once()
+            for e in step.of_kind("executed"):
+                if e.status == "applied" and e.proposal is not None:
+                    action = e.proposal.action
+                    assert isinstance(action, ScaleAction)
+                    replicas.append(action.replicas)
+    finally:
+        await run.runtime.aclose()
+    return replicas
+
+
+@pytest.mark.parametrize("memory_s", [loop.HOT_MEMORY_S, 0.0])
+async def test_the_loop_does_not_scale_a_service_back_down_into_its_queueing(
+    tmp_path: Path, memory_s: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real loop on a service whose p95 nears the SLO at 3 replicas although the utilisation
+    band finds 3 enough: after the first hot reading it stays at 4 (without the memory it gives
+    the replica back and takes it again every few minutes)."""
+    monkeypatch.setattr(loop, "HOT_MEMORY_S", memory_s)
+    scenario = tmp_path / "queueing.yaml"
+    scenario.write_text(QUEUEING)
+    replicas = await _scales_applied(tmp_path, scenario)
+    ups = sum(1 for a, b in zip([5, *replicas], replicas, strict=False) if b > a)
+    if memory_s:
+        assert ups == 1, replicas
+        assert replicas[-1] == 4
+    else:
+        assert ups >= 3, replicas

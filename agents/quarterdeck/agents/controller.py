@@ -4,7 +4,8 @@ Quarterdeck's loop in `auto` mode with the embedded reasoner's decisions and the
 Every `controller_interval`, per service:
 observe (`SimObserver`, reading the simulator directly — see its docstring for why) →
 diagnose (`brain.diagnosis.diagnose`: burn-rate breach + cause with evidence; a scale-down no
-lower than the largest need of the last `stabilise_s`) →
+lower than the largest need of the last `stabilise_s`, nor into a load per replica that ran hot
+in the last `hot_memory_s`) →
 incident (`brain.incidents.IncidentBook`: service + cause + start; pending actions) →
 plan (`brain.planner.plan`, minus actions pending for the incident and kinds still settling) →
 guard (`quarterdeck.policies.Guard` with the default policy set, evaluated on every proposal in
@@ -29,7 +30,7 @@ from quarterdeck.agents.brain.diagnosis import Diagnosis, DiagnosisSettings, dia
 from quarterdeck.agents.brain.incidents import IncidentBook
 from quarterdeck.agents.brain.observation import ServiceObservation
 from quarterdeck.agents.brain.planner import Candidate, plan, to_proposals
-from quarterdeck.agents.brain.stabilise import RecentNeeds
+from quarterdeck.agents.brain.stabilise import HotLoads, RecentNeeds
 from quarterdeck.agents.sim_observe import SimObserver
 from quarterdeck.core.models import ActionProposal, Decision, Target
 from quarterdeck.policies import (
@@ -58,6 +59,9 @@ class AgentControllerSettings:
     stabilise_s: float = 120.0
     """Scale-downs go no lower than the largest need seen this long back (the HPA's scale-down
     stabilisation; its 300 s default cost more replica-hours than it saved SLO minutes here)."""
+    hot_memory_s: float = 1800.0
+    """A scale-down keeps the load per replica under the figure at which p95 last came near the
+    SLO for this long (`stabilise.HotLoads`)."""
     whatif_horizon_s: float | None = None
     """Rank several candidates by the simulator's what-if over this horizon (None: heuristic
     order; the what-if forks the simulator twice per candidate, so it is off for the bench)."""
@@ -75,6 +79,7 @@ class AgentController:
         self._book = IncidentBook()
         self._applied: dict[tuple[str, str], float] = {}  # (service, kind) -> applied at
         self._needs = RecentNeeds(self.settings.stabilise_s)
+        self._hot = HotLoads(self.settings.hot_memory_s)
         self._denied = 0
         self._approvals = 0
         self._seq = 0
@@ -145,14 +150,20 @@ class AgentController:
 
     def _stabilised(self, diag: Diagnosis, now: float) -> Diagnosis:
         """A scale-down goes no lower than the most replicas the load needed over the last
-        `stabilise_s` (the HPA's scale-down stabilisation window)."""
+        `stabilise_s` (the HPA's scale-down stabilisation window), nor to a load per replica at
+        which p95 came near the SLO in the last `hot_memory_s`."""
         need = diag.details.get("needed")
         service = str(diag.target)
         counted = isinstance(need, int) and diag.cause != "overprovisioned"
         self._needs.note(service, now, need if counted else None)
-        floor = self._needs.floor(service)
-        if diag.cause != "overprovisioned" or floor is None or not isinstance(need, int):
+        hot = diag.details.get("hot_load_per_replica")
+        if isinstance(hot, int | float) and diag.cause == "load":
+            self._hot.note(service, now, float(hot))
+        if diag.cause != "overprovisioned" or not isinstance(need, int):
             return diag
+        load = diag.details.get("projected_load_rps")
+        rate = float(load) if isinstance(load, int | float) else None
+        floor = max(self._needs.floor(service) or 0, self._hot.floor(service, now, rate) or 0)
         if floor <= need:
             return diag
         return replace(diag, details=diag.details | {"needed": floor})

@@ -43,7 +43,7 @@ from quarterdeck.agents.a2a.cards import EXECUTOR, OBSERVER, PLANNER
 from quarterdeck.agents.a2a.client import AgentError, Reply
 from quarterdeck.agents.a2a.transport import AgentNetwork
 from quarterdeck.agents.a2a.wire import DiagnoseResult, Health, PlanResult, ServiceHealth
-from quarterdeck.agents.brain.stabilise import RecentNeeds
+from quarterdeck.agents.brain.stabilise import HotLoads, RecentNeeds
 from quarterdeck.agents.executor import AuditSink
 from quarterdeck.agents.incident_store import IncidentStore
 from quarterdeck.core.clock import Clock
@@ -51,6 +51,7 @@ from quarterdeck.core.models import ActionProposal, Decision, Target
 
 LOOP_PRINCIPAL = "agent:loop"
 STABILISE_S = 300.0  # idle capacity must hold this long before it is given back (HPA default)
+HOT_MEMORY_S = 1800.0  # a scale-down stays under the load per replica that ran hot this long
 
 
 class LoopMode(StrEnum):
@@ -155,6 +156,7 @@ class AutonomousLoop:
         # services whose only blocker is a verification → the kinds of action settling there
         self._settling: dict[str, set[str]] = {}
         self._needs = RecentNeeds(STABILISE_S)  # what each service needed, for scale-downs
+        self._hot = HotLoads(HOT_MEMORY_S)  # load per replica at which p95 neared the SLO
         if store is not None:
             self._needs.restore(store.load_needs())
         self._said: dict[str, tuple[str, str]] = {}  # service → its last event (kind, message)
@@ -291,17 +293,23 @@ class AutonomousLoop:
     def _stabilised(self, health: ServiceHealth, now: float) -> ServiceHealth:
         """Idle capacity only counts once it has held for `STABILISE_S` (the HPA's scale-down
         stabilisation), and a scale-down goes no lower than the most replicas any pass in that
-        window said the load needed. Without it a service at the edge of a replica flaps: one
+        window said the load needed, nor to a load per replica at which p95 came near the SLO
+        in the last `HOT_MEMORY_S`. Without them a service at the edge of a replica flaps: one
         noisy reading says one fewer would do, the next pass finds it short and scales up."""
         diagnosis = health.diagnosis or {}
         details = diagnosis.get("details") or {}
         need = details.get("needed")
         service = str(health.target)
         self._needs.note(service, now, int(need) if isinstance(need, int | float) else None)
+        hot = details.get("hot_load_per_replica")
+        if isinstance(hot, int | float) and _cause(health) == "load":
+            self._hot.note(service, now, float(hot))
         if health.health is not Health.OK or _cause(health) != "overprovisioned":
             return health
         replicas = details.get("replicas")
-        floor = self._needs.floor(service) or 0
+        load = details.get("projected_load_rps")
+        rate = float(load) if isinstance(load, int | float) else None
+        floor = max(self._needs.floor(service) or 0, self._hot.floor(service, now, rate) or 0)
         held = self._needs.held(service, now)
         if not held or not isinstance(replicas, int | float) or floor >= replicas:
             # not idle long enough, or not idle at all over the window: nothing to give back

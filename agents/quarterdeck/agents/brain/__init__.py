@@ -7,7 +7,8 @@
   dependency, overprovisioned, or nothing);
 - `planner`: candidate actions for a diagnosis, deduplicated against pending ones, ranked;
 - `incidents`: incident identity (service + cause + start time) across decisions;
-- `stabilise`: the replicas each service needed over a window, so scale-downs do not flap;
+- `stabilise`: the replicas each service needed over a window and the load per replica that
+  ran hot, so scale-downs do not flap;
 - `intents`: a request in words → what to do about which service.
 
 The embedded reasoner and the `agent` controller decide with these; tests call them directly.

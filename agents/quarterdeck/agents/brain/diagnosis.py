@@ -436,13 +436,24 @@ def diagnose(obs: ServiceObservation, settings: DiagnosisSettings | None = None)
     cap_now = obs.capacity_per_replica
     proj_util = load / (coming * cap_now) if load is not None and cap_now and coming > 0 else util
     short = obs.short
-    hot = (
+    # The short window's p95 speaks for the pods ready now only if none turned ready inside it
+    # (a pod that did leaves a p95 from fewer replicas); unknown placement is taken as steady.
+    steady = (
         short is not None
+        and obs.starting == 0
+        and (obs.last_ready_at is None or obs.at - obs.last_ready_at >= short.seconds)
+    )
+    hot = (
+        steady
+        and short is not None
         and short.p95_ms is not None
         and short.p95_ms > s.latency_headroom * obs.slo_p95_ms
         and (util or 0.0) >= s.latency_min_utilisation
-        and obs.starting == 0
     )
+    # The load per replica that ran hot, for the caller's scale-down memory
+    # (`stabilise.HotLoads`).
+    if hot and obs.offered_rps is not None and obs.ready > 0:
+        details = details | {"hot_load_per_replica": obs.offered_rps / obs.ready}
     if hot and not over:
         need = obs.spec_replicas + 1
         over = True

@@ -1,4 +1,5 @@
-"""Scale-down stabilisation: the replicas each service's load needed over a sliding window.
+"""Scale-down stabilisation: the replicas each service's load needed over a sliding window
+(`RecentNeeds`), and the load per replica at which its p95 last came near the SLO (`HotLoads`).
 
 A scale-down goes no lower than the most any recent reading needed (the HPA's scale-down
 stabilisation window), so one low reading at the edge of a replica does not give back capacity
@@ -6,6 +7,8 @@ the next reading needs again. The caller says which readings count and feeds it 
 """
 
 from __future__ import annotations
+
+import math
 
 
 class RecentNeeds:
@@ -36,3 +39,37 @@ class RecentNeeds:
         """Whether the readings in the window go back the whole window."""
         seen = self._seen.get(service)
         return seen is not None and bool(seen) and now - seen[0][0] >= self.window_s - 1e-9
+
+
+class HotLoads:
+    """The load per ready replica at which each service's p95 last came near its SLO.
+
+    The utilisation band sizes by load alone, but with few replicas queueing makes p95 climb
+    well before the utilisation looks high. The latency rule then adds a replica, the band
+    finds the service idle and gives it back, and the service flaps (3 → 5 → 3 every few
+    minutes). Remembering how much load per replica was too much keeps a scale-down above it
+    while the memory lasts; more replicas pool the queue, so the figure learned at a count is
+    conservative for any smaller one. A restart forgets it: at most one more scale-down that
+    the next hot reading undoes.
+    """
+
+    def __init__(self, memory_s: float, margin: float = 0.9) -> None:
+        self.memory_s = memory_s
+        self.margin = margin  # a scale-down keeps the load per replica under this share of it
+        self._hot: dict[str, tuple[float, float]] = {}  # service → (t, load per replica)
+
+    def note(self, service: str, now: float, per_replica: float) -> None:
+        """p95 came near the SLO with `per_replica` req/s on each ready replica."""
+        seen = self._hot.get(service)
+        fresh = seen is not None and now - seen[0] <= self.memory_s
+        # The lowest figure seen while the memory lasts is the one to stay under.
+        low = min(per_replica, seen[1]) if fresh and seen is not None else per_replica
+        self._hot[service] = (now, low)
+
+    def floor(self, service: str, now: float, load: float | None) -> int | None:
+        """The fewest replicas that keep `load` under the remembered figure; None without one
+        (or without a load)."""
+        seen = self._hot.get(service)
+        if load is None or seen is None or now - seen[0] > self.memory_s or seen[1] <= 0:
+            return None
+        return max(1, math.ceil(load / (seen[1] * self.margin) - 1e-9))
