@@ -51,3 +51,17 @@ def test_the_scale_down_window_reads_back_and_a_bad_reading_is_named(tmp_path: P
         c.execute("INSERT INTO needs VALUES ('ml/ranker', 45.0, 'many')")
     with pytest.raises(IncidentStoreError, match=r"what 'ml/ranker' needed does not read"):
         IncidentStore(path).load_needs()
+
+
+def test_the_hot_readings_read_back_and_a_bad_one_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "incidents.sqlite"
+    store = IncidentStore(path)
+    hot = {"risk/classifier": (615.0, 45.2)}
+    store.save({}, None, hot)
+    store.save({})  # a save without them keeps the stored ones
+    store.close()
+    assert IncidentStore(path).load_hot() == hot
+    with sqlite3.connect(path) as c:
+        c.execute("INSERT INTO hot VALUES ('ml/ranker', 45.0, 'hot')")
+    with pytest.raises(IncidentStoreError, match=r"the hot reading of 'ml/ranker' does not read"):
+        IncidentStore(path).load_hot()

@@ -159,8 +159,9 @@ async def test_open_incidents_carry_on_across_a_restart(
 async def test_the_scale_down_window_survives_a_restart(
     make_runtime: MakeRuntime, board: SignalBoard, brains: ScriptedBrains, clock: ManualClock
 ) -> None:
-    """What each service needed over the scale-down window is stored with the incidents: a
-    restarted loop neither forgets a recent peak nor waits a whole window to give back."""
+    """What each service needed over the scale-down window, and the load per replica that ran
+    hot, are stored with the incidents: a restarted loop neither forgets a recent peak nor
+    waits a whole window to give back, nor scales a service back down into its queueing."""
     scripted = brains.diagnose
 
     def with_needs(services: Sequence[Target] | None) -> list[ServiceHealth]:
@@ -181,8 +182,12 @@ async def test_the_scale_down_window_survives_a_restart(
     await first.loop_once()
     before = first.loop._needs.readings()
     assert [n for _, n in before["ml/fraud-detector"]] == [6, 3]
+    first.loop._hot.note("ml/fraud-detector", clock.now(), 45.0)
+    await first.loop_once()  # every pass stores what it knows
+    hot = first.loop._hot.readings()
     await first.aclose()
 
     second = make_runtime(LoopMode.SUGGEST)
-    assert second.loop._needs.readings() == before
+    assert second.loop._needs.readings() == first.loop._needs.readings()
+    assert second.loop._hot.readings() == hot == {"ml/fraud-detector": (clock.now(), 45.0)}
     await second.aclose()

@@ -3,7 +3,8 @@ one left them: the same incident ids and trace ids (one trace per episode of tro
 restart), the actions already tried (a denied one is not proposed again at once), and how many
 healthy steps each has counted towards closing. Beside them, the replicas each service needed
 over the scale-down window (`RecentNeeds`), so a restart neither forgets a recent peak nor waits
-a whole window before giving idle capacity back.
+a whole window before giving idle capacity back, and the load per replica that ran hot
+(`HotLoads`), so a restart does not scale a service back down into it.
 
 Everything is written after every pass in one transaction (a few rows per service in trouble,
 one per service and pass of the window), so the file always holds one pass's consistent view.
@@ -32,6 +33,11 @@ CREATE TABLE IF NOT EXISTS needs (
     target TEXT NOT NULL,     -- namespace/service
     t      REAL NOT NULL,     -- clock seconds of the pass
     needed INTEGER NOT NULL   -- replicas its load needed then
+);
+CREATE TABLE IF NOT EXISTS hot (
+    target      TEXT PRIMARY KEY,  -- namespace/service
+    t           REAL NOT NULL,     -- clock seconds of its last hot reading
+    per_replica REAL NOT NULL      -- the load per ready replica that ran hot (req/s)
 );
 """
 
@@ -88,13 +94,28 @@ class IncidentStore:
             out.setdefault(str(key), []).append((float(t), needed))
         return out
 
+    def load_hot(self) -> dict[str, tuple[float, float]]:
+        """service → (clock seconds, load per replica) of its last hot reading."""
+        with self._lock:
+            rows = self._conn.execute("SELECT target, t, per_replica FROM hot").fetchall()
+        out: dict[str, tuple[float, float]] = {}
+        for key, t, per_replica in rows:
+            if not isinstance(t, int | float) or not isinstance(per_replica, int | float):
+                raise IncidentStoreError(
+                    f"{self.path}: the hot reading of {key!r} does not read: ({t!r}, "
+                    f"{per_replica!r})"
+                )
+            out[str(key)] = (float(t), float(per_replica))
+        return out
+
     def save(
         self,
         incidents: Mapping[Target, Incident],
         needs: Mapping[str, list[tuple[float, int]]] | None = None,
+        hot: Mapping[str, tuple[float, float]] | None = None,
     ) -> None:
         """Replace what is stored with `incidents` (closed ones disappear) and, when given, the
-        window's readings of what each service needed."""
+        window's readings of what each service needed and the hot readings."""
         rows = [(str(t), json.dumps(_jsonable(i), sort_keys=True)) for t, i in incidents.items()]
         readings = [(s, t, n) for s, seen in (needs or {}).items() for t, n in seen]
         with self._lock:
@@ -106,6 +127,12 @@ class IncidentStore:
                     self._conn.execute("DELETE FROM needs")
                     self._conn.executemany(
                         "INSERT INTO needs (target, t, needed) VALUES (?, ?, ?)", readings
+                    )
+                if hot is not None:
+                    self._conn.execute("DELETE FROM hot")
+                    self._conn.executemany(
+                        "INSERT INTO hot (target, t, per_replica) VALUES (?, ?, ?)",
+                        [(s, t, per) for s, (t, per) in hot.items()],
                     )
             except BaseException:
                 self._conn.execute("ROLLBACK")

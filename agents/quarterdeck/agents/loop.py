@@ -159,6 +159,7 @@ class AutonomousLoop:
         self._hot = HotLoads(HOT_MEMORY_S)  # load per replica at which p95 neared the SLO
         if store is not None:
             self._needs.restore(store.load_needs())
+            self._hot.restore(store.load_hot())
         self._said: dict[str, tuple[str, str]] = {}  # service → its last event (kind, message)
         self._pass_trace = "trace-loop-0"  # the trace of the current pass's observer turn
 
@@ -169,7 +170,7 @@ class AutonomousLoop:
             return await self._step()
         finally:
             if self._store is not None:
-                self._store.save(self.incidents, self._needs.readings())
+                self._store.save(self.incidents, self._needs.readings(), self._hot.readings())
 
     async def _step(self) -> LoopStep:
         now = self.clock.now()

@@ -49,8 +49,8 @@ class HotLoads:
     finds the service idle and gives it back, and the service flaps (3 → 5 → 3 every few
     minutes). Remembering how much load per replica was too much keeps a scale-down above it
     while the memory lasts; more replicas pool the queue, so the figure learned at a count is
-    conservative for any smaller one. A restart forgets it: at most one more scale-down that
-    the next hot reading undoes.
+    conservative for any smaller one. After `memory_s` without a hot reading the figure is
+    forgotten: the service may be given back a replica once, and runs hot again if it still is.
     """
 
     def __init__(self, memory_s: float, margin: float = 0.9) -> None:
@@ -65,6 +65,14 @@ class HotLoads:
         # The lowest figure seen while the memory lasts is the one to stay under.
         low = min(per_replica, seen[1]) if fresh and seen is not None else per_replica
         self._hot[service] = (now, low)
+
+    def readings(self) -> dict[str, tuple[float, float]]:
+        """service → (t, load per replica) of its last hot reading (what a store keeps)."""
+        return dict(self._hot)
+
+    def restore(self, readings: dict[str, tuple[float, float]]) -> None:
+        """Take back `readings()` from before a restart."""
+        self._hot = dict(readings)
 
     def floor(self, service: str, now: float, load: float | None) -> int | None:
         """The fewest replicas that keep `load` under the remembered figure; None without one
