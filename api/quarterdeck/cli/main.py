@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import typer
 
 from quarterdeck.cli import (
@@ -40,6 +42,21 @@ for _module in (
     remote_cmd,
 ):
     _module.register(app)
+
+
+def _one_line_summaries(group: typer.Typer) -> None:
+    """Give every command a one-line summary for its group's command list: in rich mode Typer
+    keeps the line breaks of a docstring's first paragraph there, and the list reads ragged."""
+    for info in group.registered_commands:
+        if info.short_help is None:
+            text = info.help or inspect.getdoc(info.callback) or ""
+            info.short_help = " ".join(text.split("\n\n")[0].split()) or None
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            _one_line_summaries(sub.typer_instance)
+
+
+_one_line_summaries(app)
 
 
 def main() -> None:
