@@ -39,29 +39,20 @@ def test_a_row_that_does_not_read_names_the_file_and_service(tmp_path: Path) -> 
         IncidentStore(path).load()
 
 
-def test_the_scale_down_window_reads_back_and_a_bad_reading_is_named(tmp_path: Path) -> None:
+def test_the_scale_down_memory_reads_back_and_a_bad_row_is_named(tmp_path: Path) -> None:
     path = tmp_path / "incidents.sqlite"
     store = IncidentStore(path)
     needs = {"ml/ranker": [(15.0, 4), (30.0, 6)], "ml/scorer": [(30.0, 2)]}
-    store.save({}, needs)
-    store.save({})  # a save without readings keeps the stored ones
-    store.close()
-    assert IncidentStore(path).load_needs() == needs
-    with sqlite3.connect(path) as c:
-        c.execute("INSERT INTO needs VALUES ('ml/ranker', 45.0, 'many')")
-    with pytest.raises(IncidentStoreError, match=r"what 'ml/ranker' needed does not read"):
-        IncidentStore(path).load_needs()
-
-
-def test_the_hot_readings_read_back_and_a_bad_one_is_named(tmp_path: Path) -> None:
-    path = tmp_path / "incidents.sqlite"
-    store = IncidentStore(path)
     hot = {"risk/classifier": (615.0, 45.2)}
-    store.save({}, None, hot)
+    store.save({}, needs, hot)
     store.save({})  # a save without them keeps the stored ones
     store.close()
+    assert IncidentStore(path).load_needs() == needs
     assert IncidentStore(path).load_hot() == hot
     with sqlite3.connect(path) as c:
+        c.execute("INSERT INTO needs VALUES ('ml/ranker', 45.0, 'many')")
         c.execute("INSERT INTO hot VALUES ('ml/ranker', 45.0, 'hot')")
+    with pytest.raises(IncidentStoreError, match=r"what 'ml/ranker' needed does not read"):
+        IncidentStore(path).load_needs()
     with pytest.raises(IncidentStoreError, match=r"the hot reading of 'ml/ranker' does not read"):
         IncidentStore(path).load_hot()
