@@ -127,10 +127,16 @@ def test_rollout_restart_and_set_image(
     out = kubectl("rollout", "restart", "deployment/ranker", "-n", "ml").stdout
     assert "restarted" in out
     assert sim.service("ml", "ranker").revision == 2
-    image = "model-server=quarterdeck.local/ml/ranker:v3"
-    refused = kubectl("set", "image", "deployment/ranker", image, "-n", "ml", check=False)
+    unknown = "model-server=quarterdeck.local/ml/ranker:v9"
+    refused = kubectl("set", "image", "deployment/ranker", unknown, "-n", "ml", check=False)
     assert refused.returncode == 1
-    assert "scenario events" in refused.stderr  # v3 was never deployed: the sim cannot deploy it
+    assert "unknown version (versions: v1, v2, v3)" in refused.stderr
+    # A version the scenario defines but never deployed rolls out as a new revision, as a
+    # pipeline's `kubectl set image` would; the old pods serve until the new ones are ready.
+    image = "model-server=quarterdeck.local/ml/ranker:v3"
+    kubectl("set", "image", "deployment/ranker", image, "-n", "ml")
+    ranker = sim.service("ml", "ranker")
+    assert (ranker.version, ranker.revision) == ("v3", 3)
     server.call(lambda: sim.advance(61))  # the scenario deploys v2
     kubectl(
         "set",
@@ -140,4 +146,8 @@ def test_rollout_restart_and_set_image(
         "-n",
         "ml",
     )
-    assert sim.service("ml", "ranker").version == "v1"
+    assert sim.service("ml", "ranker").version == "v1"  # a rollback to revision 1's pods
+    history = kubectl("rollout", "history", "deployment/ranker", "-n", "ml").stdout
+    revisions = [line.split()[0] for line in history.splitlines()[2:] if line.strip()]
+    # 1: v1; 2: v1 restarted, renumbered 5 by the rollback to v1; 3: v3; 4: the scenario's v2
+    assert revisions == ["1", "3", "4", "5"]

@@ -180,3 +180,26 @@ def test_unknown_targets():
         s.service("ml", "nope")
     with pytest.raises(NotFound):
         s.window("ml", "api", 60, version="v9")
+
+
+def test_a_person_deploys_a_version_of_the_scenario_as_a_rolling_update():
+    """`Simulator.deploy` is `kubectl set image`: a new revision that rolls like a scenario's
+    replace deploy. An unknown version and a deploy over a running canary are refused."""
+    s = sim(svc={"replicas": 2})
+    s.advance(30)
+    out = s.deploy(API, "v2")
+    assert (out.kind, out.message) == ("deploy", "rolling out v2")
+    view = s.service("ml", "api")
+    assert (view.version, view.revision, view.rolling_out) == ("v2", 2, True)
+    s.advance(120)
+    assert {p.version for p in s.pods()} == {"v2"}
+    assert s.deploy(API, "v2").message == "v2 already serves"
+    assert s.service("ml", "api").revision == 2
+    with pytest.raises(InvalidAction, match=r"no version 'v9' \(versions: v1, v2\)"):
+        s.deploy(API, "v9")
+    with pytest.raises(InvalidAction, match="unknown service"):
+        s.deploy(Target(namespace="ml", service="nope"), "v2")
+    canary = sim(svc={"replicas": 4}, events=[_deploy("v2", canary_weight=25)])
+    canary.advance(90)
+    with pytest.raises(InvalidAction, match="runs a canary of v2"):
+        canary.deploy(API, "v1")

@@ -729,6 +729,31 @@ class Simulator:
         with self.lock:
             self._restart_stamps[(namespace, name)] = stamp
 
+    def deploy(self, target: Target, version: str) -> ApplyOutcome:
+        """Rolls `target` out to `version`, one of the versions its scenario defines, as a person
+        or a pipeline would (`kubectl set image`). Not an `Action`: Quarterdeck's agents never
+        deploy. A version already serving changes nothing. Raises InvalidAction otherwise."""
+        i = self._by_key.get((target.namespace, target.service))
+        if i is None:
+            raise InvalidAction(f"unknown service {target}")
+        w = self.workloads.items[i]
+        names = [v.name for v in w.spec.versions]
+        if version not in names:
+            known = ", ".join(names)
+            raise InvalidAction(f"{target} has no version {version!r} (versions: {known})")
+        if w.canary is not None:
+            raise InvalidAction(
+                f"{target} runs a canary of {w.canary.version}: promote it or roll it back first"
+            )
+        with self.lock:
+            now = self.now
+            before = w.version
+            self.workloads.deploy(now, w, version, None)
+            self._dirty.add(i)
+            self._settle()
+        msg = f"rolling out {version}" if before != version else f"{version} already serves"
+        return ApplyOutcome(now, str(target), "deploy", msg, None)
+
     def apply(self, target: Target, action: Action) -> ApplyOutcome:
         """Applies one action now. Raises InvalidAction (with the reason) and changes nothing if
         it cannot be applied. Bounds (min/max replicas) are NOT enforced here: that is the

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from quarterdeck.core.models import Action, RestartAction, Target
+from quarterdeck.core.models import RestartAction, Target
 from quarterdeck.sim.errors import InvalidAction, NotFound
 from quarterdeck.sim.wire.kube import conventions as conv
 from quarterdeck.sim.wire.kube import discovery, objects, tables
@@ -31,6 +31,8 @@ from quarterdeck.sim.wire.kube.state import KubeState
 from quarterdeck.sim.wire.kube.status import KubeError, not_found, status_response
 from quarterdeck.sim.wire.kube.watch import watch_events
 from quarterdeck.sim.wire.kube.writes import (
+    Change,
+    Deploy,
     check_resource_version,
     deployment_actions,
     invalid,
@@ -207,10 +209,13 @@ class KubeApi:
             }
         )
 
-    def _apply(self, target: Target, actions: list[Action]) -> None:
+    def _apply(self, target: Target, actions: Sequence[Change]) -> None:
         for action in actions:
             try:
-                self.state.sim.apply(target, action)
+                if isinstance(action, Deploy):
+                    self.state.sim.deploy(target, action.version)
+                else:
+                    self.state.sim.apply(target, action)
             except InvalidAction as error:
                 raise KubeError(422, error.reason) from None
             except NotFound as error:

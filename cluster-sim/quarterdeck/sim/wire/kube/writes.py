@@ -6,6 +6,8 @@ derives the `Action`s that make them equal, as a controller would:
 - Deployment `spec.template` of an existing ReplicaSet          -> `RollbackAction(to_revision)`
   (this is what `kubectl rollout undo` writes)
 - `spec.template` naming a version already in the history        -> `RollbackAction(to_version)`
+- `spec.template` naming another version of the scenario         -> `Deploy(version)`, a rolling
+  update (`kubectl set image`; refused while a canary runs)
 - `spec.template` with a new `kubectl.kubernetes.io/restartedAt` -> `RestartAction()`
 - a JSON patch that replaces `/spec/template` with the primary's own template while a canary
   runs                                                           -> `RollbackAction` to the
@@ -13,13 +15,14 @@ derives the `Action`s that make them equal, as a controller would:
 - HTTPRoute `backendRefs` weights                               -> `RouteAction`
 - deleting the pod the simulator would restart next             -> `RestartAction(pods=1)`
 
-Anything else the simulator cannot represent (a never-deployed version, other spec fields) is
-refused with 422 rather than silently dropped. Metadata edits (labels, annotations) are accepted
-and not kept: the objects are rendered from the simulation.
+Anything else the simulator cannot represent (a version the scenario does not define, other spec
+fields) is refused with 422 rather than silently dropped. Metadata edits (labels, annotations)
+are accepted and not kept: the objects are rendered from the simulation.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -36,6 +39,17 @@ from quarterdeck.sim.wire.kube import conventions as conv
 from quarterdeck.sim.wire.kube.status import KubeError
 
 Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Deploy:
+    """A rollout to a version of the scenario not in the revision history (`kubectl set image`):
+    a person's or a pipeline's write, not one of the agents' `Action`s."""
+
+    version: str
+
+
+Change = Action | Deploy
 
 
 def invalid(kind: str, name: str, field: str, value: Any, why: str) -> KubeError:
@@ -118,7 +132,7 @@ def deployment_actions(
     sv: ServiceView,
     revisions: list[RevisionView],
     json_patch: Any = None,
-) -> list[Action]:
+) -> list[Change]:
     """The actions that turn Deployment `current` into `wanted` (template first, then scale)."""
     name = sv.name
     kind = "Deployment.apps"
@@ -132,7 +146,7 @@ def deployment_actions(
             raise invalid(
                 kind, name, f"spec.{key}", spec.get(key), "the simulator cannot change this field"
             )
-    actions: list[Action] = []
+    actions: list[Change] = []
     template = spec.get("template")
     if not isinstance(template, dict):
         raise invalid(kind, name, "spec.template", template, "must be an object")
@@ -148,7 +162,7 @@ def deployment_actions(
 
 def _template_action(
     old: Obj, new: Obj, sv: ServiceView, revisions: list[RevisionView], json_patch: Any
-) -> Action | None:
+) -> Change | None:
     kind, name = "Deployment.apps", sv.name
     old_label, old_tag = _template_version(old)
     new_label, new_tag = _template_version(new)
@@ -170,14 +184,7 @@ def _template_action(
         if any(r.version == version for r in revisions):
             return RollbackAction(to_version=version)
         if version in sv.versions:
-            raise invalid(
-                kind,
-                name,
-                "spec.template",
-                version,
-                "the simulator deploys new versions only through scenario events; "
-                "versions in the revision history can be rolled back to",
-            )
+            return Deploy(version)
         known = ", ".join(sv.versions)
         raise invalid(kind, name, "spec.template", version, f"unknown version (versions: {known})")
     restarted = conv.RESTARTED_AT_ANNOTATION
