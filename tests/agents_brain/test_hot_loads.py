@@ -61,3 +61,15 @@ def test_hot_loads_floor_the_scale_down_while_the_memory_lasts() -> None:
     assert hot.floor("ml/a", 300.0 + 601.0, 135.0) is None  # forgotten
     hot.note("ml/a", 1000.0, 50.0)  # a fresh memory starts from the new figure
     assert hot.floor("ml/a", 1000.0, 135.0) == 3
+
+
+def test_hot_loads_ignore_figures_that_are_not_positive_numbers() -> None:
+    # A diagnosis may come from an LLM: a figure of 0, below 0, NaN or one that makes the floor
+    # overflow must not break the loop pass nor pin the service.
+    hot = HotLoads(memory_s=600.0)
+    for bad in (0.0, -3.0, float("nan"), float("inf")):
+        hot.note("ml/a", 0.0, bad)
+    assert hot.floor("ml/a", 10.0, 100.0) is None
+    hot.note("ml/a", 0.0, 1e-320)
+    assert hot.floor("ml/a", 10.0, 100.0) is None  # 100 / 1e-320 is not a replica count
+    assert hot.floor("ml/a", 10.0, float("nan")) is None

@@ -59,7 +59,10 @@ class HotLoads:
         self._hot: dict[str, tuple[float, float]] = {}  # service → (t, load per replica)
 
     def note(self, service: str, now: float, per_replica: float) -> None:
-        """p95 came near the SLO with `per_replica` req/s on each ready replica."""
+        """p95 came near the SLO with `per_replica` req/s on each ready replica (a figure that
+        is not a positive number — it may come from an LLM's diagnosis — is ignored)."""
+        if not math.isfinite(per_replica) or per_replica <= 0:
+            return
         seen = self._hot.get(service)
         fresh = seen is not None and now - seen[0] <= self.memory_s
         # The lowest figure seen while the memory lasts is the one to stay under.
@@ -78,6 +81,7 @@ class HotLoads:
         """The fewest replicas that keep `load` under the remembered figure; None without one
         (or without a load)."""
         seen = self._hot.get(service)
-        if load is None or seen is None or now - seen[0] > self.memory_s or seen[1] <= 0:
+        if load is None or seen is None or now - seen[0] > self.memory_s:
             return None
-        return max(1, math.ceil(load / (seen[1] * self.margin) - 1e-9))
+        replicas = load / (seen[1] * self.margin)
+        return max(1, math.ceil(replicas - 1e-9)) if math.isfinite(replicas) else None
