@@ -151,3 +151,21 @@ def test_rollout_restart_and_set_image(
     revisions = [line.split()[0] for line in history.splitlines()[2:] if line.strip()]
     # 1: v1; 2: v1 restarted, renumbered 5 by the rollback to v1; 3: v3; 4: the scenario's v2
     assert revisions == ["1", "3", "4", "5"]
+
+
+def test_apply_without_client_validation_changes_the_replicas(
+    kubectl: Kubectl, sim: Simulator, tmp_path: Path
+) -> None:
+    """There is no OpenAPI document to validate against; with --validate=false `kubectl apply`
+    of an edited `get -o yaml` goes through, as the README says."""
+    manifest = kubectl("get", "deployment", "ranker", "-n", "ml", "-o", "yaml").stdout
+    assert "\n  replicas: 3\n" in manifest
+    path = tmp_path / "ranker.yaml"
+    path.write_text(manifest.replace("\n  replicas: 3\n", "\n  replicas: 5\n"), encoding="utf-8")
+    refused = kubectl("apply", "-f", str(path), "-n", "ml", check=False)
+    assert refused.returncode == 1
+    assert "--validate=false" in refused.stderr
+    done = kubectl("apply", "--validate=false", "-f", str(path), "-n", "ml", check=False)
+    assert done.returncode == 0, done.stderr
+    assert "deployment.apps/ranker configured" in done.stdout
+    assert sim.service("ml", "ranker").spec_replicas == 5
