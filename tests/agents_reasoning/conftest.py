@@ -56,13 +56,13 @@ def fake_llm() -> Iterator[FakeOpenAI]:
 
 
 class World:
-    def __init__(self, tmp_path: object) -> None:
+    def __init__(self, tmp_path: object, scenario: str = SCENARIO, at: float = 180.0) -> None:
         import pathlib
 
-        path = pathlib.Path(str(tmp_path)) / "injection.yaml"
-        path.write_text(SCENARIO)
+        path = pathlib.Path(str(tmp_path)) / "scenario.yaml"
+        path.write_text(scenario)
         self.sim = Simulator(load_scenario(path))
-        self.sim.advance(180)
+        self.sim.advance(at)
         self.cluster = SimClusterClient(self.sim)
         metrics = SimMetricsSource(self.sim)
         catalog = load_catalog().with_thresholds(slo_from_services(self.sim.services()))

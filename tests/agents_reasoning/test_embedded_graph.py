@@ -78,3 +78,63 @@ def test_a_cut_pod_listing_leaves_placement_unknown(world: World) -> None:
 
     assert len(_pods_by_target([listed(100)])[RANKER]) == 3
     assert _pods_by_target([listed(2)]) == {}
+
+
+# Two services the observer looks at closely: scorer runs a bad canary, ranker runs busy.
+TWO_SUSPECTS = """
+version: 1
+name: two-suspects
+seed: 4
+duration: 30m
+cluster:
+  node_pools:
+    - {name: cpu, count: 4, cpu: 16, memory_gib: 64}
+services:
+  - name: scorer
+    namespace: ml
+    replicas: 4
+    min_replicas: 2
+    max_replicas: 10
+    pod: {cpu: 2, memory_gib: 4, gpu: 0, startup: 30s}
+    capacity_rps: 40
+    base_latency_ms: 30
+    slo: {p95_latency_ms: 150, error_ratio: 0.01}
+    versions: [{name: v1}, {name: v2, error_ratio: 0.2}]
+    current_version: v1
+    load: {base_rps: 80, noise: 0.02}
+  - name: ranker
+    namespace: ml
+    replicas: 3
+    min_replicas: 2
+    max_replicas: 10
+    pod: {cpu: 2, memory_gib: 4, gpu: 0, startup: 30s}
+    capacity_rps: 40
+    base_latency_ms: 30
+    slo: {p95_latency_ms: 150, error_ratio: 0.01}
+    versions: [{name: v1}]
+    current_version: v1
+    load: {base_rps: 92, noise: 0.02}
+events:
+  - {at: 1m, type: deploy, service: scorer, version: v2, canary_weight: 25}
+"""
+
+
+def test_several_services_looked_at_closely_share_one_read_per_signal(tmp_path: object) -> None:
+    """With more than one service to look at closely, the per-version signals come from one
+    all-services read each (not one per service), and the bad canary is still found."""
+    world = World(tmp_path, TWO_SUSPECTS, at=240.0)
+    out = run_agent("observer", EmbeddedReasoner(), world.registry, AgentTask(text="diagnose"))
+    reads = [c for c in out.calls if c.name == "get_signal"]
+    assert sorted(c.arguments["signal"] for c in reads) == sorted(
+        ["version_error_ratio", "version_p95_latency_ms", "version_request_rate"]
+    )
+    assert all("service" not in c.arguments for c in reads)
+    assert {c.arguments["service"] for c in out.calls if c.name == "rollout_history"} == {
+        "scorer",
+        "ranker",
+    }
+    assert out.payload is not None
+    causes = {d["target"]["service"]: d for d in out.payload["diagnoses"]}
+    assert causes["scorer"]["cause"] == "bad_version"
+    assert causes["scorer"]["details"]["suspect"] == "v2"
+    assert causes["ranker"]["cause"] != "bad_version"

@@ -110,6 +110,33 @@ class TestSignals:
         assert result.data["unit"] == "ms"
         assert result.data["slo"] == "<= 150"
 
+    def test_one_signal_of_every_service_in_one_read(self, sim, catalog):
+        tools = registry_for(sim, catalog)
+        every = tools.call("get_signal", {"signal": "version_error_ratio"})
+        assert every.status is ToolStatus.SUCCESS
+        by_service = {r["service"]: r for r in every.data["readings"]}
+        assert set(by_service) == {f"{v.namespace}/{v.name}" for v in sim.services()}
+        # Each reading is what the one-service read says.
+        for service, reading in by_service.items():
+            ns, name = service.split("/")
+            one = tools.call(
+                "get_signal", {"namespace": ns, "service": name, "signal": "version_error_ratio"}
+            )
+            assert reading == one.data
+        scoped = tools.call("get_signal", {"namespace": "ml", "signal": "request_rate"})
+        assert {r["service"] for r in scoped.data["readings"]} == {
+            f"ml/{v.name}" for v in sim.services() if v.namespace == "ml"
+        }
+
+    def test_a_history_is_for_one_service(self, sim, catalog):
+        tools = registry_for(sim, catalog)
+        result = tools.call("get_signal", {"signal": "request_rate", "over": "10m"})
+        assert result.status is ToolStatus.ERROR
+        assert "one service" in (result.error or "")
+        result = tools.call("get_signal", {"service": "ranker", "signal": "request_rate"})
+        assert result.status is ToolStatus.ERROR
+        assert "service needs namespace" in (result.error or "")
+
     def test_signal_history(self, sim, catalog):
         args = {**RANKER, "signal": "request_rate", "over": "10m", "step": "1m"}
         result = registry_for(sim, catalog).call("get_signal", args)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from quarterdeck.core.durations import parse_duration
 from quarterdeck.core.models import Target, ToolResult, ToolStatus
@@ -85,15 +85,36 @@ class HealthParams(_Params):
     )
 
 
-class SignalParams(ServiceParams):
+class SignalParams(_Params):
     signal: str = Field(description="a signal name from the catalog, e.g. p95_latency_ms")
+    namespace: str | None = Field(
+        default=None,
+        pattern=NAME,
+        max_length=63,
+        description="the service's namespace; without a service: every service in it",
+    )
+    service: str | None = Field(
+        default=None,
+        pattern=NAME,
+        max_length=63,
+        description="the service (needs namespace); omitted: every service, in one query",
+    )
     window: str | None = Field(default=None, description="rate window, e.g. 1m")
     over: str | None = Field(
-        default=None, description="return the signal's history over this duration, e.g. 30m"
+        default=None,
+        description="return the signal's history over this duration, e.g. 30m (one service)",
     )
     step: str | None = Field(default=None, description="resolution of the history, e.g. 1m")
 
     _check = field_validator("over", "step")(_duration)
+
+    @model_validator(mode="after")
+    def _one_service_for_history(self) -> SignalParams:
+        if self.service is not None and self.namespace is None:
+            raise ValueError("service needs namespace")
+        if self.over is not None and self.service is None:
+            raise ValueError("a history (`over`) is for one service: give namespace and service")
+        return self
 
 
 class PromQLParams(_Params):
@@ -292,7 +313,10 @@ class ReadTools:
 
     def get_signal(self, p: SignalParams) -> ToolResult:
         def run() -> ToolResult:
-            cat, target = self.ctx.catalog, p.target
+            cat = self.ctx.catalog
+            if p.service is None:
+                return self._signal_of_many(p)
+            target = Target(namespace=p.namespace or "", service=p.service)
             if p.over:
                 spec = cat.signal(p.signal)
                 query = cat.render(p.signal, target, window=p.window)
@@ -304,6 +328,19 @@ class ReadTools:
             return ToolResult(tool="get_signal", status=status, data=reading.as_dict())
 
         return _guarded("get_signal", run)
+
+    def _signal_of_many(self, p: SignalParams) -> ToolResult:
+        """The signal of every service (in `p.namespace`), in one all-services query where the
+        catalog has that form: an observer looking at twenty services closely asks once, not
+        twenty times (twenty round trips to a real Prometheus)."""
+        targets = self._targets(p.namespace, None)
+        readings = read_signal_all(
+            self._signals, self.ctx.catalog, p.signal, targets, window=p.window
+        )
+        data = {"signal": p.signal, "readings": [r.as_dict() for r in readings.values()]}
+        has_data = any(r.has_data for r in readings.values())
+        status = ToolStatus.SUCCESS if has_data else ToolStatus.NO_DATA
+        return ToolResult(tool="get_signal", status=status, data=data)
 
     def query_metrics(self, p: PromQLParams) -> ToolResult:
         def run() -> ToolResult:
@@ -442,7 +479,8 @@ class ReadTools:
         )
         registry.register(
             "get_signal",
-            "One named signal of a service now, or its history with `over` (see list_signals).",
+            "One named signal of a service now, or its history with `over`; without a service, "
+            "of every service at once (see list_signals).",
             SignalParams,
             self.get_signal,
         )

@@ -9,9 +9,11 @@ at registration.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -32,15 +34,25 @@ class Tool(Generic[P]):
     kind: ToolKind = "read"
 
     def spec(self) -> dict[str, Any]:
-        """This tool in the OpenAI `tools` format."""
+        """This tool in the OpenAI `tools` format (a fresh dict: callers may change it)."""
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": json.loads(self._schema),
+            },
+        }
+
+    @cached_property
+    def _schema(self) -> str:
+        # Building a JSON schema takes pydantic about a millisecond, and every agent turn asks
+        # for its tools' specs: build it once, as text, so each caller gets its own copy.
         schema = self.params.model_json_schema()
         schema.pop("title", None)
         schema.setdefault("properties", {})
         schema.setdefault("type", "object")
-        return {
-            "type": "function",
-            "function": {"name": self.name, "description": self.description, "parameters": schema},
-        }
+        return json.dumps(schema)
 
 
 class DuplicateToolError(ValueError):

@@ -98,12 +98,19 @@ class EmbeddedReasoner:
         detailed = {m.tool_call_id for m in results if (m.tool_call_id or "").startswith("d-")}
         if not detailed:
             suspects = [t for t, r in reports.items() if _needs_detail(r)][:MAX_DETAILED]
-            calls = []
+            # Several services' per-version signals come from one all-services query each.
+            together = len(suspects) > 1
+            calls = [
+                _call(f"v-{what}", "get_signal", {"signal": signal})
+                for what, signal in _PER_VERSION.items()
+                if together
+            ]
             for i, t in enumerate(suspects):
                 calls.append(_call(f"d-{i}-hist", "rollout_history", _svc(t)))
                 for what, signal in _PER_VERSION.items():
-                    args = {**_svc(t), "signal": signal}
-                    calls.append(_call(f"d-{i}-{what}", "get_signal", args))
+                    if not together:
+                        args = {**_svc(t), "signal": signal}
+                        calls.append(_call(f"d-{i}-{what}", "get_signal", args))
                 calls.append(_call(f"d-{i}-events", "list_events", {**_svc(t), "since": "15m"}))
             if calls:
                 return ReasonerReply(tool_calls=tuple(calls))
@@ -314,6 +321,18 @@ def _details_by_target(results: list[Message]) -> dict[str, dict[str, Any]]:
                     mine[what] = {"events": events}
                 continue
             mine[what] = data
+    # All-services reads (`v-<what>`) add each detailed service's reading.
+    for m in results:
+        cid = m.tool_call_id or ""
+        env = m.data if isinstance(m.data, dict) else {}
+        data = env.get("data")
+        if not cid.startswith("v-") or not isinstance(data, dict):
+            continue
+        what = cid.removeprefix("v-")
+        for reading in data.get("readings") or []:
+            about = out.get(str(reading.get("service"))) if isinstance(reading, dict) else None
+            if about is not None:
+                about[what] = reading
     return out
 
 
