@@ -289,16 +289,21 @@ def _details_by_target(results: list[Message]) -> dict[str, dict[str, Any]]:
     """The detail results (tool-call ids `d-<i>-<what>`) by the service they are about, in one
     pass over the results (a pass per service made this quadratic: 100 services × ~600
     results). Results of one `<i>` are about one service, named by those that carry `service`;
-    one that names another service is dropped, and events are kept only for that service."""
+    one that names another service is dropped, and events are kept only for that service.
+    All-services reads (`v-<what>`) add each of those services' reading."""
     groups: dict[str, list[tuple[str, str | None, dict[str, Any]]]] = {}
+    together: list[tuple[str, dict[str, Any]]] = []
     for m in results:
         cid = m.tool_call_id or ""
         env = m.data if isinstance(m.data, dict) else {}
         data = env.get("data")
-        if not cid.startswith("d-") or not isinstance(data, dict):
+        if not isinstance(data, dict):
             continue
-        _, i, what = [*cid.split("-", 2), "", ""][:3]
-        groups.setdefault(i, []).append((what, m.name, data))
+        if cid.startswith("v-"):
+            together.append((cid.removeprefix("v-"), data))
+        elif cid.startswith("d-"):
+            _, i, what = [*cid.split("-", 2), "", ""][:3]
+            groups.setdefault(i, []).append((what, m.name, data))
     out: dict[str, dict[str, Any]] = {}
     for members in groups.values():
         named = [str(d["service"]) for _, _, d in members if d.get("service") is not None]
@@ -321,18 +326,11 @@ def _details_by_target(results: list[Message]) -> dict[str, dict[str, Any]]:
                     mine[what] = {"events": events}
                 continue
             mine[what] = data
-    # All-services reads (`v-<what>`) add each detailed service's reading.
-    for m in results:
-        cid = m.tool_call_id or ""
-        env = m.data if isinstance(m.data, dict) else {}
-        data = env.get("data")
-        if not cid.startswith("v-") or not isinstance(data, dict):
-            continue
-        what = cid.removeprefix("v-")
+    for what, data in together:
         for reading in data.get("readings") or []:
-            about = out.get(str(reading.get("service"))) if isinstance(reading, dict) else None
-            if about is not None:
-                about[what] = reading
+            one = out.get(str(reading.get("service"))) if isinstance(reading, dict) else None
+            if one is not None:
+                one[what] = reading
     return out
 
 
