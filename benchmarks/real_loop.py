@@ -8,7 +8,8 @@ loop` and `serve` run the same brain through the real path: four A2A agents, the
 PromQL and the Kubernetes-shaped adapters, the executor with its ledger, settle and verification.
 This runs that real loop in `auto` mode every 15 s of simulated time on each scenario (default:
 the suite's scenarios of 2 hours or less) and prints both controllers' SLO-violation minutes and
-replica-hours, so the bench's figures can be checked against what the product does.
+replica-hours and the actions each applied, so the bench's figures can be checked against what
+the product does.
 """
 
 from __future__ import annotations
@@ -33,9 +34,11 @@ from quarterdeck.sim.scenario import load_scenario
 INTERVAL_S = 15.0
 
 
-async def real_loop(path: Path, sizing: DiagnosisSettings) -> tuple[float, float, float]:
-    """(SLO-violation minutes, replica-hours, wall seconds) of the real loop on `path`."""
+async def real_loop(path: Path, sizing: DiagnosisSettings) -> tuple[float, float, int, float]:
+    """(SLO-violation minutes, replica-hours, actions applied, wall seconds) of the real loop on
+    `path`."""
     started = time.perf_counter()
+    applied = 0
     with tempfile.TemporaryDirectory() as state:
         embedded = build_embedded(
             path,
@@ -49,11 +52,12 @@ async def real_loop(path: Path, sizing: DiagnosisSettings) -> tuple[float, float
             while not sim.done:
                 sim.advance(min(INTERVAL_S, sim.duration - sim.now))
                 if not sim.done:
-                    await embedded.runtime.loop_once()
+                    step = await embedded.runtime.loop_once()
+                    applied += sum(1 for e in step.of_kind("executed") if e.status == "applied")
             m = sim.metrics.summary()
         finally:
             await embedded.runtime.aclose()
-    return m.slo_violation_minutes, m.replica_hours, time.perf_counter() - started
+    return m.slo_violation_minutes, m.replica_hours, applied, time.perf_counter() - started
 
 
 def main() -> None:
@@ -72,21 +76,26 @@ def main() -> None:
         for p in sorted(default_scenario_dir().glob("*.yaml"))
         if load_scenario(p).duration <= 7200
     ]
-    print(f"{'scenario':18} {'bench agent':>22} {'real loop':>22} {'wall s':>7}")
-    totals = [0.0] * 5
+    print(f"{'scenario':18} {'bench agent':>31} {'real loop':>31} {'wall s':>7}")
+    totals = [0.0] * 7
     for path in paths:
         controller = AgentController(AgentControllerSettings(diagnosis=sizing))
-        bench = run(load_scenario(path), controller).metrics
+        result = run(load_scenario(path), controller)
+        bench = result.metrics
+        actions = sum(1 for a in result.action_log if a.outcome == "applied")
         real = asyncio.run(real_loop(path, sizing))
-        row = (bench.slo_violation_minutes, bench.replica_hours, *real)
+        row = (bench.slo_violation_minutes, bench.replica_hours, actions, *real)
         totals = [t + x for t, x in zip(totals, row, strict=True)]
         _line(path.stem, row)
     _line("total", totals)
 
 
 def _line(name: str, row: Sequence[float]) -> None:
-    slo, rh, real_slo, real_rh, wall = row
-    print(f"{name:18} {slo:8.1f} min {rh:7.1f} h {real_slo:8.1f} min {real_rh:7.1f} h {wall:7.1f}")
+    slo, rh, acts, real_slo, real_rh, real_acts, wall = row
+    print(
+        f"{name:18} {slo:8.1f} min {rh:7.1f} h {acts:4.0f} act"
+        f" {real_slo:8.1f} min {real_rh:7.1f} h {real_acts:4.0f} act {wall:7.1f}"
+    )
 
 
 if __name__ == "__main__":
