@@ -32,13 +32,23 @@ def test_sigkill_mid_stream_loses_no_acknowledged_entry(db_path: Path, key: Audi
         assert proc.stdout is not None
         seen = 0
         while seen < 60:
+            # A reader slower than the writer: lines pile up in the pipe and in the reader's
+            # buffer, the case a busy CI machine hits (and `communicate()` used to lose).
+            time.sleep(0.002)
             line = proc.stdout.readline()
             assert line, f"writer died early: {proc.stderr.read() if proc.stderr else ''}"
             acknowledged.append(int(line))
             seen += 1
         time.sleep(rng.uniform(0.0, 0.03))  # land the kill at an arbitrary point of an append
         os.kill(proc.pid, signal.SIGKILL)
-        rest, _ = proc.communicate(timeout=30)
+        # Read the rest through the same buffered reader: `communicate()` reads the pipe's file
+        # descriptor directly and would skip lines `readline()` already buffered (they were
+        # acknowledged: the writer printed them after their appends returned).
+        rest = proc.stdout.read()
+        proc.wait(timeout=30)
+        if proc.stderr is not None:
+            proc.stderr.close()
+        proc.stdout.close()
         assert proc.returncode == -signal.SIGKILL
         # Lines already in the pipe were acknowledged too; a torn last line (no newline) was not.
         acknowledged += [int(x) for x in rest.split("\n")[:-1] if x]
