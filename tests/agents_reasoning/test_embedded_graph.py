@@ -125,9 +125,14 @@ def test_several_services_looked_at_closely_share_one_read_per_signal(tmp_path: 
     world = World(tmp_path, TWO_SUSPECTS, at=240.0)
     out = run_agent("observer", EmbeddedReasoner(), world.registry, AgentTask(text="diagnose"))
     reads = [c for c in out.calls if c.name == "get_signal"]
-    assert sorted(c.arguments["signal"] for c in reads) == sorted(
-        ["version_error_ratio", "version_p95_latency_ms", "version_request_rate"]
-    )
+    # The first step's scan for services serving two versions, then the three detail reads.
+    scan_and_details = [
+        "version_request_rate",
+        "version_error_ratio",
+        "version_p95_latency_ms",
+        "version_request_rate",
+    ]
+    assert sorted(c.arguments["signal"] for c in reads) == sorted(scan_and_details)
     assert all("service" not in c.arguments for c in reads)
     assert {c.arguments["service"] for c in out.calls if c.name == "rollout_history"} == {
         "scorer",

@@ -24,14 +24,20 @@ WallTime = Callable[[float], datetime]
 
 
 def service_state(
-    cluster: ClusterClient, target: Target, *, suspects: frozenset[str] = frozenset()
+    cluster: ClusterClient,
+    target: Target,
+    *,
+    suspects: frozenset[str] = frozenset(),
+    healthy_canaries: frozenset[str] = frozenset(),
 ) -> ServiceState | None:
     """The service as the cluster reports it now; None when the cluster cannot say.
 
     A revision counts as `healthy` (a valid rollback target) when it is older than the current one
     (it served before the current rollout) and its version is not a `suspect` — one this executor
-    already rolled back away from. The current revision is not marked healthy here: the guard
-    must not roll back *to* what is running now.
+    already rolled back away from — or when it is a canary whose version is in
+    `healthy_canaries` (the executor judged it from its own signals: promoting it is safe). The
+    current revision is not marked healthy here: the guard must not roll back *to* what is
+    running now.
     """
     try:
         dep = cluster.deployment(target)
@@ -52,7 +58,8 @@ def service_state(
             Revision(
                 number=r.revision,
                 version=r.version,
-                healthy=r.revision < dep.revision and r.version not in suspects,
+                healthy=r.version not in suspects
+                and (r.revision < dep.revision or (r.canary and r.version in healthy_canaries)),
             )
             for r in revisions
         ),
@@ -100,9 +107,15 @@ def build_context(
     now: float,
     applied: Sequence[ExecutionRecord] = (),
     wall_time: WallTime | None = None,
+    healthy_canaries: frozenset[str] = frozenset(),
 ) -> GuardContext:
     """The guard context for a proposal on `target` at clock time `now`."""
-    state = service_state(cluster, target, suspects=rolled_back_from(applied, target))
+    state = service_state(
+        cluster,
+        target,
+        suspects=rolled_back_from(applied, target),
+        healthy_canaries=healthy_canaries,
+    )
     return GuardContext(
         now=now,
         wall_time=wall_time(now) if wall_time is not None else None,

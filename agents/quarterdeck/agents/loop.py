@@ -51,6 +51,7 @@ from quarterdeck.core.models import ActionProposal, Decision, Target
 
 LOOP_PRINCIPAL = "agent:loop"
 STABILISE_S = 300.0  # idle capacity must hold this long before it is given back (HPA default)
+PROMOTE = "promote"  # the incident of rolling a healthy canary forward
 HOT_MEMORY_S = 1800.0  # a scale-down stays under the load per replica that ran hot this long
 
 
@@ -214,7 +215,9 @@ class AutonomousLoop:
         # worth a scale-down, so capacity a surge called for is released when the surge ends.
         health = self._stabilised(health, out.at)
         rightsizing = health.health is Health.OK and _cause(health) == "overprovisioned"
-        if health.health is Health.OK and not rightsizing:
+        # A canary that has served within SLO, no worse than stable, long enough: roll forward.
+        promoting = health.health is Health.OK and _promotable(health)
+        if health.health is Health.OK and not (rightsizing or promoting):
             if incident is not None:
                 incident.healthy_steps += 1
                 if incident.healthy_steps < self.close_after:
@@ -230,6 +233,8 @@ class AutonomousLoop:
                         + (
                             "sized for its load"
                             if incident.cause == "overprovisioned"
+                            else "served by its promoted canary"
+                            if incident.cause == PROMOTE
                             else "back within SLO"
                         )
                         + f"; incident {incident.id} closed",
@@ -243,7 +248,7 @@ class AutonomousLoop:
             # settles (load → "slow" while new pods warm up); the trace stays the same.
             incident.cause = _cause(health) or incident.cause
         if incident is None:
-            known = _cause(health)
+            known = _cause(health) or (PROMOTE if promoting else None)
             tag = f"{known}-" if known else ""
             incident = Incident(
                 id=f"inc-{target.namespace}-{target.service}-{tag}{out.at:.0f}",
@@ -498,6 +503,12 @@ class AutonomousLoop:
             proposal_id=event.proposal_id,
             service=event.service if event.service != "*" else None,
         )
+
+
+def _promotable(health: ServiceHealth) -> bool:
+    """The brain found a canary ready to promote (`details.promote`)."""
+    details = (health.diagnosis or {}).get("details") or {}
+    return isinstance(details, dict) and bool(details.get("promote"))
 
 
 def _cause(health: ServiceHealth) -> str | None:

@@ -46,6 +46,7 @@ from quarterdeck.agents.a2a.wire import Health, ServiceHealth
 from quarterdeck.agents.approvals import Approval
 from quarterdeck.agents.executor import (
     AuditSink,
+    CanaryJudge,
     ExecutionReport,
     ExecutorDeps,
     ExecutorHooks,
@@ -118,6 +119,35 @@ class DecideOutcome(BaseModel):
 
 class RuntimeRequestError(Exception):
     """A request the runtime cannot serve; the message says why (the API maps it to 4xx)."""
+
+
+def canary_judge(
+    metrics: MetricsSource, catalog: SignalCatalog, *, worse_latency: float = 1.25
+) -> CanaryJudge:
+    """Whether a canary version serves within the service's SLO (error ratio and p95) with
+    traffic, and its p95 is within `worse_latency`× the stable version's: the per-version
+    signals read now, as the brain's promotion rule reads them."""
+
+    def judge(target: Target, canary: str, stable: str) -> bool:
+        try:
+            err = read_signal(metrics, catalog, "version_error_ratio", target).by
+            p95 = read_signal(metrics, catalog, "version_p95_latency_ms", target).by
+            rate = read_signal(metrics, catalog, "version_request_rate", target).by
+        except (MetricsError, ValueError, KeyError):
+            return False
+        err_slo = catalog.threshold("error_ratio", target)
+        p95_slo = catalog.threshold("p95_latency_ms", target)
+        e, lat, r = err.get(canary), p95.get(canary), rate.get(canary)
+        if e is None or lat is None or not r or r <= 0:
+            return False
+        if err_slo is not None and err_slo.check(e) == "violated":
+            return False
+        if p95_slo is not None and p95_slo.check(lat) == "violated":
+            return False
+        base = p95.get(stable)
+        return base is None or lat <= worse_latency * base
+
+    return judge
 
 
 def signal_reader(metrics: MetricsSource, catalog: SignalCatalog) -> SignalReader:
@@ -233,7 +263,8 @@ class Runtime:
         state = settings.state_dir
         state.mkdir(parents=True, exist_ok=True)
         network = AgentNetwork(urls=settings.remote_agents, token=settings.token)
-        reader = signals or signal_reader(deps.metrics, deps.catalog or load_catalog())
+        catalog = deps.catalog or load_catalog()
+        reader = signals or signal_reader(deps.metrics, catalog)
         executor = None
         apps: dict[str, Starlette] = {}
         stores: dict[str, SqliteTaskStore] = {}
@@ -249,6 +280,7 @@ class Runtime:
                         clock=deps.clock,
                         wall_time=deps.wall_time,
                         hooks=hooks or ExecutorHooks(),
+                        canary_ok=canary_judge(deps.metrics, catalog),
                     ),
                     state,
                     settings.executor,

@@ -47,10 +47,11 @@ from quarterdeck.tools.reads import MAX_PODS
 
 MAX_DETAILED = 20  # services looked at closely in one observer turn
 _WINDOWS = {"1m": SHORT_S, "5m": LONG_S}
+VERSION_RATE = "version_request_rate"
 _PER_VERSION = {
     "ver-err": "version_error_ratio",
     "ver-p95": "version_p95_latency_ms",
-    "ver-rate": "version_request_rate",
+    "ver-rate": VERSION_RATE,
 }
 
 
@@ -93,11 +94,16 @@ class EmbeddedReasoner:
                 calls += [_call(f"pods-{i}", "list_pods", _svc(t)) for i, t in enumerate(wanted)]
             else:
                 calls.append(_call("pods", "list_pods", {"limit": MAX_PODS}))
+            # Which services serve two versions (a canary, a rollout): healthy or not, those
+            # are looked at closely, or a good canary would never be promoted.
+            calls.append(_call("scan-versions", "get_signal", {"signal": VERSION_RATE}))
             return ReasonerReply(tool_calls=tuple(calls))
         reports = _health_reports(results)
         detailed = {m.tool_call_id for m in results if (m.tool_call_id or "").startswith("d-")}
         if not detailed:
-            suspects = [t for t, r in reports.items() if _needs_detail(r)][:MAX_DETAILED]
+            two = _serving_two_versions(results)
+            ranked = sorted(reports.items(), key=lambda kv: str(kv[0]) not in two)
+            suspects = [t for t, r in ranked if str(t) in two or _needs_detail(r)][:MAX_DETAILED]
             # Several services' per-version signals come from one all-services query each.
             together = len(suspects) > 1
             calls = [
@@ -285,6 +291,23 @@ def _needs_detail(reports: dict[str, dict[str, Any]]) -> bool:
     return isinstance(util, int | float) and util > 0.7
 
 
+def _serving_two_versions(results: list[Message]) -> set[str]:
+    """The services ("ns/name") the version scan found serving more than one version."""
+    for m in results:
+        env = m.data if isinstance(m.data, dict) else {}
+        data = env.get("data")
+        if m.tool_call_id != "scan-versions" or not isinstance(data, dict):
+            continue
+        return {
+            str(r.get("service"))
+            for r in data.get("readings") or []
+            if isinstance(r, dict)
+            and sum(1 for v in (r.get("by") or {}).values() if isinstance(v, int | float) and v > 0)
+            > 1
+        }
+    return set()
+
+
 def _details_by_target(results: list[Message]) -> dict[str, dict[str, Any]]:
     """The detail results (tool-call ids `d-<i>-<what>`) by the service they are about, in one
     pass over the results (a pass per service made this quadratic: 100 services × ~600
@@ -387,6 +410,9 @@ def observation_from_tools(
         RevisionInfo(
             number=int(r["revision"]),
             version=str(r["version"]),
+            created_at=float(r["created_at"])
+            if isinstance(r.get("created_at"), int | float)
+            else None,
             current=bool(r.get("current")),
             canary=bool(r.get("canary")),
         )

@@ -45,6 +45,10 @@ class Revision(_Value):
     ready: int = Field(description="pods of this revision that are Ready")
     current: bool = Field(description="the Deployment's template is this revision's")
     canary: bool = Field(default=False, description="runs as a canary beside the primary")
+    created_at: float | None = Field(
+        default=None,
+        description="clock seconds its ReplicaSet was created (a rollback re-uses an old one)",
+    )
 
 
 class Pod(_Value):

@@ -285,6 +285,7 @@ class KubeClusterClient:
         for rs in replica_sets:
             annotations = rs.metadata.annotations or {}
             number = _int_annotation(annotations, conv.REVISION_ANNOTATION) or 0
+            created = _timestamp(rs.metadata.creation_timestamp)
             history.append(
                 Revision(
                     revision=number,
@@ -293,6 +294,7 @@ class KubeClusterClient:
                     ready=(rs.status.ready_replicas or 0) if rs.status else 0,
                     current=number == current,
                     canary=annotations.get(conv.CANARY_ANNOTATION) == "true",
+                    created_at=created - self._epoch if created is not None else None,
                 )
             )
         return history

@@ -94,6 +94,7 @@ class SimClusterClient:
                 ready=rv.ready_replicas,
                 current=rv.current,
                 canary=rv.canary,
+                created_at=rv.created_at,
             )
             for rv in self.sim.revisions(target.namespace, target.service)
         ]
