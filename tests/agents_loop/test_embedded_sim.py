@@ -156,3 +156,33 @@ async def test_the_loop_does_not_scale_a_service_back_down_into_its_queueing(
         assert replicas[-1] == 4
     else:
         assert ups >= 3, replicas
+
+
+async def test_node_loss_headroom_holds_steady_through_a_wobbling_capacity(tmp_path: Path) -> None:
+    """With head-room on, canary-regression's ranker keeps its spare replica after the bad
+    canary is rolled back: the tools' capacity-per-replica estimate wobbles by ±10 % between
+    readings, and the scale-down counts the spare for a tenth less, so one reading does not give
+    back the replica the next buys again (this flapped 6 → 5 → 8 → 6 every 15 minutes)."""
+    from quarterdeck.agents.brain.diagnosis import DiagnosisSettings
+    from quarterdeck.agents.reasoning.embedded import EmbeddedReasoner
+
+    run = build_embedded(
+        SCENARIO.with_name("canary-regression.yaml"),
+        tmp_path / "state",
+        mode=LoopMode.AUTO,
+        audit_key=AuditKey(b"k" * 32),
+        reasoner=EmbeddedReasoner(DiagnosisSettings(node_loss_start_s=60.0)),
+    )
+    kinds: list[str] = []
+    try:
+        while not run.sim.done:
+            run.sim.advance(15)
+            step = await run.runtime.loop_once()
+            kinds += [
+                e.proposal.kind
+                for e in step.of_kind("executed")
+                if e.status == "applied" and e.proposal is not None
+            ]
+    finally:
+        await run.runtime.aclose()
+    assert kinds == ["scale", "rollback"]  # the spare replica, then the bad canary's rollback

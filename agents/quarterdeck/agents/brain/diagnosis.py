@@ -54,6 +54,7 @@ LOSS_REASONS = frozenset(
     {"BackOff", "CrashLoopBackOff", "NodeLost", "Evicted", "OOMKilled", "Preempting", "Killing"}
 )
 NODE_LOSS_REASONS = frozenset({"NodeNotReady", "NodeLost"})
+SCALE_DOWN_CAPACITY_MARGIN = 0.9  # node-loss spare kept on scale-down for capacity 10 % lower
 
 
 @dataclass(frozen=True)
@@ -198,10 +199,13 @@ def replicas_needed(
     return max(1, math.ceil(rate / (cap * s.target_utilisation) - 1e-9))
 
 
-def node_loss_need(obs: ServiceObservation, s: DiagnosisSettings, rate: float | None) -> int | None:
+def node_loss_need(
+    obs: ServiceObservation, s: DiagnosisSettings, rate: float | None, *, margin: float = 1.0
+) -> int | None:
     """Replicas that still serve `rate` at `node_loss_utilisation` after losing the node with
-    the most of the service's pods (one pod when placement is unknown); None when the rule is
-    off, does not apply to this service or cannot be computed."""
+    the most of the service's pods (one pod when placement is unknown), each replica serving
+    `margin` × its observed capacity; None when the rule is off, does not apply to this service
+    or cannot be computed."""
     if s.node_loss_start_s is None or obs.startup_s is None or obs.startup_s < s.node_loss_start_s:
         return None
     if obs.rolling_out or len(obs.versions) > 1:
@@ -210,7 +214,7 @@ def node_loss_need(obs: ServiceObservation, s: DiagnosisSettings, rate: float | 
     if rate is None or cap is None or cap <= 0:
         return None
     lost = obs.busiest_node_pods or 1
-    return math.ceil(rate / (cap * s.node_loss_utilisation) - 1e-9) + lost
+    return math.ceil(rate / (cap * margin * s.node_loss_utilisation) - 1e-9) + lost
 
 
 def projected_load(obs: ServiceObservation, s: DiagnosisSettings) -> float | None:
@@ -519,9 +523,11 @@ def diagnose(obs: ServiceObservation, settings: DiagnosisSettings | None = None)
     # 5. more replicas than the load needs, over the long window
     long = obs.window(s.burn.long_s)
     long_rate = long.request_rate if long else None
-    long_need = (
-        max(replicas_needed(obs, s, long_rate) or 0, node_loss_need(obs, s, long_rate) or 0) or None
-    )
+    # The observed capacity per replica wobbles by a tenth from reading to reading: a
+    # scale-down keeps the node-loss spare for a tenth less, or it gives back a replica one
+    # reading and buys it again the next.
+    spare_floor = node_loss_need(obs, s, long_rate, margin=SCALE_DOWN_CAPACITY_MARGIN)
+    long_need = max(replicas_needed(obs, s, long_rate) or 0, spare_floor or 0) or None
     if (
         long_need is not None
         and obs.starting == 0
