@@ -1,18 +1,19 @@
 """The autonomous loop: every interval, observe all services and act according to the mode.
 
-| mode      | on an SLO breach, a diagnosed risk, or idle capacity                 |
-| --------- | -------------------------------------------------------------------- |
-| `observe` | report it; nothing proposed, nothing applied                         |
-| `suggest` | ask the planner; record its best new proposal; nothing applied       |
-| `approve` | send the best new proposal to the executor, which waits for a human  |
-| `auto`    | send it to the executor: applied if policy allows, else it waits     |
+| mode      | on an SLO breach, a diagnosed risk, idle capacity, a canary to promote |
+| --------- | ---------------------------------------------------------------------- |
+| `observe` | report it; nothing proposed, nothing applied                           |
+| `suggest` | ask the planner; record its best new proposal; nothing applied         |
+| `approve` | send the best new proposal to the executor, which waits for a human    |
+| `auto`    | send it to the executor: applied if policy allows, else it waits       |
 
 Rules that hold in every mode:
 - one incident per service in trouble, open until the service is healthy again; every step about
   it is audited under the incident's trace id. Idle capacity — within SLO, but clearly more
   replicas than the load of the last minutes needs (the brain's `overprovisioned`) — is an
   incident too, so what a surge called for is given back when it ends (the guard still judges
-  every scale-down);
+  every scale-down), and so is a canary the brain finds ready to promote (the executor lets the
+  promotion through only if its own read of the canary's signals agrees);
 - the action proposed is the planner's best-ranked candidate, except that in `auto` it is the
   best-ranked one the guard allows now (one that needs a human is asked for only when no other
   candidate is allowed);
@@ -25,9 +26,9 @@ Rules that hold in every mode:
 - a service whose signals are missing or stale is left alone, and the loop says so.
 
 The loop is not an agent: it calls the observer, planner and executor through A2A like any other
-client. Its open incidents and its scale-down window are written to an `IncidentStore` after
-every pass when it has one (a restarted process then carries on with the same incidents, traces
-and recent needs); approvals and executions are durable in the executor.
+client. Its open incidents, its scale-down window and its hot readings are written to an
+`IncidentStore` after every pass when it has one (a restarted process then carries on with the
+same incidents, traces and recent needs); approvals and executions are durable in the executor.
 """
 
 from __future__ import annotations
