@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from quarterdeck.agents.embedded import build_embedded
-from quarterdeck.agents.executor import PROMOTE_AFTER_S, ExecutionStatus
+from quarterdeck.agents.executor import ExecutionStatus
+from quarterdeck.agents.guard_context import PROMOTE_AFTER_S
 from quarterdeck.agents.loop import LoopMode
 from quarterdeck.audit import AuditKey
 from quarterdeck.core.models import ActionProposal, RollbackAction, Target

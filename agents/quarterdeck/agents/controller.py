@@ -156,14 +156,11 @@ class AgentController:
         service = str(diag.target)
         counted = isinstance(need, int) and diag.cause != "overprovisioned"
         self._needs.note(service, now, need if counted else None)
-        hot = diag.details.get("hot_load_per_replica")
-        if isinstance(hot, int | float) and diag.cause == "load":
-            self._hot.note(service, now, float(hot))
+        self._hot.note_diagnosis(service, now, diag.cause, diag.details)
         if diag.cause != "overprovisioned" or not isinstance(need, int):
             return diag
-        load = diag.details.get("projected_load_rps")
-        rate = float(load) if isinstance(load, int | float) else None
-        floor = max(self._needs.floor(service) or 0, self._hot.floor(service, now, rate) or 0)
+        hot = self._hot.floor_for(service, now, diag.details)
+        floor = max(self._needs.floor(service) or 0, hot or 0)
         if floor <= need:
             return diag
         return replace(diag, details=diag.details | {"needed": floor})

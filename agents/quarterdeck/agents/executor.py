@@ -45,7 +45,7 @@ from quarterdeck.agents.approvals import (
     Ledger,
     checkpointer,
 )
-from quarterdeck.agents.guard_context import WallTime, build_context
+from quarterdeck.agents.guard_context import CanaryJudge, WallTime, build_context
 from quarterdeck.agents.recovery import Finding, judge_claim, restart_marker_for, snapshot
 from quarterdeck.agents.verify import Signals, VerifyResult, VerifySettings, judge, undo_action
 from quarterdeck.core.clock import Clock
@@ -61,7 +61,7 @@ from quarterdeck.core.models import (
     Verdict,
 )
 from quarterdeck.policies.context import GuardContext
-from quarterdeck.tools.cluster.base import ApplyResult, ClusterClient, ClusterError, RestartMarking
+from quarterdeck.tools.cluster.base import ApplyResult, ClusterClient, RestartMarking
 
 ExecMode = Literal["auto", "approve"]
 EXECUTOR_PRINCIPAL = "agent:executor"
@@ -92,10 +92,6 @@ class AuditSink(Protocol):
 
 
 SignalReader = Callable[[Target], Signals]
-# (service, canary version, stable version) → whether the canary serves within SLO and no worse
-# than stable, by the executor's own read of the signals (never by a reasoner's word).
-CanaryJudge = Callable[[Target, str, str], bool]
-PROMOTE_AFTER_S = 300.0  # a canary is judged for promotion only after serving this long
 
 
 class ExecutorSettings(BaseModel):
@@ -722,30 +718,8 @@ class ExecutorService:
             now=self.deps.clock.now(),
             applied=self.ledger.executions(),
             wall_time=self.deps.wall_time,
-            healthy_canaries=self._healthy_canaries(p),
-        )
-
-    def _healthy_canaries(self, p: ActionProposal) -> frozenset[str]:
-        """For a rollback (a promotion rolls forward to the canary's version): the canary
-        versions that have served `PROMOTE_AFTER_S` within SLO and no worse than stable, judged
-        from this executor's own reads. The guard's healthy-revision rule lets a promotion
-        through only to those."""
-        judge = self.deps.canary_ok
-        if judge is None or not isinstance(p.action, RollbackAction):
-            return frozenset()
-        try:
-            stable = self.deps.cluster.deployment(p.target).version
-            revisions = self.deps.cluster.revisions(p.target)
-        except ClusterError:
-            return frozenset()
-        now = self.deps.clock.now()
-        return frozenset(
-            r.version
-            for r in revisions
-            if r.canary
-            and r.created_at is not None
-            and now - r.created_at >= PROMOTE_AFTER_S
-            and judge(p.target, r.version, stable)
+            # A promotion is a rollback to the canary's version: only then are canaries judged.
+            canary_ok=self.deps.canary_ok if isinstance(p.action, RollbackAction) else None,
         )
 
     def _audit(

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from quarterdeck.agents.approvals import ExecutionRecord, ExecutionState
+from quarterdeck.agents.brain.diagnosis import DiagnosisSettings
 from quarterdeck.core.models import ACTION_KINDS, ActionKind, Target
 from quarterdeck.policies.context import (
     AppliedAction,
@@ -19,8 +20,13 @@ from quarterdeck.policies.context import (
     ServiceState,
 )
 from quarterdeck.tools.cluster.base import ClusterClient, ClusterError
+from quarterdeck.tools.cluster.base import Revision as ClusterRevision
 
 WallTime = Callable[[float], datetime]
+# (service, canary version, stable version) → whether the canary passes the promotion test on
+# the signals read now (`brain.diagnosis.canary_fit`), never on a reasoner's word.
+CanaryJudge = Callable[[Target, str, str], bool]
+PROMOTE_AFTER_S = DiagnosisSettings.promote_after_s  # a canary serves this long before judging
 
 
 def service_state(
@@ -28,16 +34,16 @@ def service_state(
     target: Target,
     *,
     suspects: frozenset[str] = frozenset(),
-    healthy_canaries: frozenset[str] = frozenset(),
+    canary_ok: CanaryJudge | None = None,
+    now: float = 0.0,
 ) -> ServiceState | None:
     """The service as the cluster reports it now; None when the cluster cannot say.
 
     A revision counts as `healthy` (a valid rollback target) when it is older than the current one
     (it served before the current rollout) and its version is not a `suspect` — one this executor
-    already rolled back away from — or when it is a canary whose version is in
-    `healthy_canaries` (the executor judged it from its own signals: promoting it is safe). The
-    current revision is not marked healthy here: the guard must not roll back *to* what is
-    running now.
+    already rolled back away from — or when it is a canary that has served `PROMOTE_AFTER_S` by
+    `now` and `canary_ok` passes (promoting it is safe). The current revision is not marked
+    healthy here: the guard must not roll back *to* what is running now.
     """
     try:
         dep = cluster.deployment(target)
@@ -45,6 +51,16 @@ def service_state(
         weights = cluster.route_weights(target)
     except ClusterError:
         return None
+
+    def promotable(r: ClusterRevision) -> bool:
+        return (
+            canary_ok is not None
+            and r.canary
+            and r.created_at is not None
+            and now - r.created_at >= PROMOTE_AFTER_S
+            and canary_ok(target, r.version, dep.version)
+        )
+
     return ServiceState(
         namespace=dep.namespace,
         name=dep.name,
@@ -58,8 +74,7 @@ def service_state(
             Revision(
                 number=r.revision,
                 version=r.version,
-                healthy=r.version not in suspects
-                and (r.revision < dep.revision or (r.canary and r.version in healthy_canaries)),
+                healthy=r.version not in suspects and (r.revision < dep.revision or promotable(r)),
             )
             for r in revisions
         ),
@@ -107,14 +122,16 @@ def build_context(
     now: float,
     applied: Sequence[ExecutionRecord] = (),
     wall_time: WallTime | None = None,
-    healthy_canaries: frozenset[str] = frozenset(),
+    canary_ok: CanaryJudge | None = None,
 ) -> GuardContext:
-    """The guard context for a proposal on `target` at clock time `now`."""
+    """The guard context for a proposal on `target` at clock time `now` (`canary_ok`: see
+    `service_state`)."""
     state = service_state(
         cluster,
         target,
         suspects=rolled_back_from(applied, target),
-        healthy_canaries=healthy_canaries,
+        canary_ok=canary_ok,
+        now=now,
     )
     return GuardContext(
         now=now,

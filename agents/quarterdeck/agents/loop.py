@@ -308,15 +308,12 @@ class AutonomousLoop:
         need = details.get("needed")
         service = str(health.target)
         self._needs.note(service, now, int(need) if isinstance(need, int | float) else None)
-        hot = details.get("hot_load_per_replica")
-        if isinstance(hot, int | float) and _cause(health) == "load":
-            self._hot.note(service, now, float(hot))
+        self._hot.note_diagnosis(service, now, _cause(health), details)
         if health.health is not Health.OK or _cause(health) != "overprovisioned":
             return health
         replicas = details.get("replicas")
-        load = details.get("projected_load_rps")
-        rate = float(load) if isinstance(load, int | float) else None
-        floor = max(self._needs.floor(service) or 0, self._hot.floor(service, now, rate) or 0)
+        hot = self._hot.floor_for(service, now, details)
+        floor = max(self._needs.floor(service) or 0, hot or 0)
         held = self._needs.held(service, now)
         if not held or not isinstance(replicas, int | float) or floor >= replicas:
             # not idle long enough, or not idle at all over the window: nothing to give back

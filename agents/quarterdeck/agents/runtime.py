@@ -20,6 +20,7 @@ ASGI server (`uvicorn.run(runtime.apps["executor"], ...)`), giving its public UR
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,9 +45,9 @@ from quarterdeck.agents.a2a.taskstore import SqliteTaskStore
 from quarterdeck.agents.a2a.transport import AgentNetwork, in_process_url
 from quarterdeck.agents.a2a.wire import Health, ServiceHealth
 from quarterdeck.agents.approvals import Approval
+from quarterdeck.agents.brain.diagnosis import DiagnosisSettings, canary_fit
 from quarterdeck.agents.executor import (
     AuditSink,
-    CanaryJudge,
     ExecutionReport,
     ExecutorDeps,
     ExecutorHooks,
@@ -55,7 +56,7 @@ from quarterdeck.agents.executor import (
     GuardLike,
     SignalReader,
 )
-from quarterdeck.agents.guard_context import WallTime
+from quarterdeck.agents.guard_context import CanaryJudge, WallTime
 from quarterdeck.agents.incident_store import IncidentStore
 from quarterdeck.agents.loop import AutonomousLoop, LoopMode, LoopStep
 from quarterdeck.agents.verify import Signals
@@ -121,12 +122,10 @@ class RuntimeRequestError(Exception):
     """A request the runtime cannot serve; the message says why (the API maps it to 4xx)."""
 
 
-def canary_judge(
-    metrics: MetricsSource, catalog: SignalCatalog, *, worse_latency: float = 1.25
-) -> CanaryJudge:
-    """Whether a canary version serves within the service's SLO (error ratio and p95) with
-    traffic, and its p95 is within `worse_latency`× the stable version's: the per-version
-    signals read now, as the brain's promotion rule reads them."""
+def canary_judge(metrics: MetricsSource, catalog: SignalCatalog) -> CanaryJudge:
+    """Whether a canary version, with traffic, passes the brain's promotion test
+    (`brain.diagnosis.canary_fit`) on the per-version signals read now."""
+    settings = DiagnosisSettings()
 
     def judge(target: Target, canary: str, stable: str) -> bool:
         try:
@@ -135,19 +134,23 @@ def canary_judge(
             rate = read_signal(metrics, catalog, "version_request_rate", target).by
         except (MetricsError, ValueError, KeyError):
             return False
-        err_slo = catalog.threshold("error_ratio", target)
-        p95_slo = catalog.threshold("p95_latency_ms", target)
-        e, lat, r = err.get(canary), p95.get(canary), rate.get(canary)
-        if e is None or lat is None or not r or r <= 0:
+        if not rate.get(canary) or rate[canary] <= 0:
             return False
-        if err_slo is not None and err_slo.check(e) == "violated":
-            return False
-        if p95_slo is not None and p95_slo.check(lat) == "violated":
-            return False
-        base = p95.get(stable)
-        return base is None or lat <= worse_latency * base
+        return canary_fit(
+            err.get(canary),
+            p95.get(canary),
+            p95.get(stable),
+            slo_error_ratio=_slo_max(catalog, "error_ratio", target),
+            slo_p95_ms=_slo_max(catalog, "p95_latency_ms", target),
+            worse_latency=settings.worse_latency,
+        )
 
     return judge
+
+
+def _slo_max(catalog: SignalCatalog, signal: str, target: Target) -> float:
+    threshold = catalog.threshold(signal, target)
+    return threshold.max if threshold is not None and threshold.max is not None else math.inf
 
 
 def signal_reader(metrics: MetricsSource, catalog: SignalCatalog) -> SignalReader:

@@ -729,14 +729,18 @@ class Simulator:
         with self.lock:
             self._restart_stamps[(namespace, name)] = stamp
 
+    def _workload(self, target: Target) -> tuple[int, Workload]:
+        """`target`'s index and workload; InvalidAction when the scenario has no such service."""
+        i = self._by_key.get((target.namespace, target.service))
+        if i is None:
+            raise InvalidAction(f"unknown service {target}")
+        return i, self.workloads.items[i]
+
     def deploy(self, target: Target, version: str) -> ApplyOutcome:
         """Rolls `target` out to `version`, one of the versions its scenario defines, as a person
         or a pipeline would (`kubectl set image`). Not an `Action`: Quarterdeck's agents never
         deploy. A version already serving changes nothing. Raises InvalidAction otherwise."""
-        i = self._by_key.get((target.namespace, target.service))
-        if i is None:
-            raise InvalidAction(f"unknown service {target}")
-        w = self.workloads.items[i]
+        i, w = self._workload(target)
         names = [v.name for v in w.spec.versions]
         if version not in names:
             known = ", ".join(names)
@@ -758,10 +762,7 @@ class Simulator:
         """Applies one action now. Raises InvalidAction (with the reason) and changes nothing if
         it cannot be applied. Bounds (min/max replicas) are NOT enforced here: that is the
         guard's and the controllers' job; nothing is clamped either."""
-        i = self._by_key.get((target.namespace, target.service))
-        if i is None:
-            raise InvalidAction(f"unknown service {target}")
-        w = self.workloads.items[i]
+        i, w = self._workload(target)
         now = self.now
         revision: int | None = None
         if isinstance(action, ScaleAction):

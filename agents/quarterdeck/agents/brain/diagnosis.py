@@ -570,8 +570,31 @@ def _promotion(
         return {}
     if canary.request_rate is None or canary.request_rate < s.min_version_rps:
         return {}
-    err_ok = canary.error_ratio is not None and canary.error_ratio <= obs.slo_error_ratio
-    lat_ok = canary.p95_ms is not None and canary.p95_ms <= obs.slo_p95_ms
-    if stable.p95_ms and canary.p95_ms and canary.p95_ms > s.worse_latency * stable.p95_ms:
-        lat_ok = False
-    return {"promote": canary.version, "promote_revision": rev.number} if err_ok and lat_ok else {}
+    ok = canary_fit(
+        canary.error_ratio,
+        canary.p95_ms,
+        stable.p95_ms,
+        slo_error_ratio=obs.slo_error_ratio,
+        slo_p95_ms=obs.slo_p95_ms,
+        worse_latency=s.worse_latency,
+    )
+    return {"promote": canary.version, "promote_revision": rev.number} if ok else {}
+
+
+def canary_fit(
+    error_ratio: float | None,
+    p95_ms: float | None,
+    stable_p95_ms: float | None,
+    *,
+    slo_error_ratio: float,
+    slo_p95_ms: float,
+    worse_latency: float,
+) -> bool:
+    """Whether a canary may be promoted on its signals: error ratio and p95 within the SLO, and
+    p95 no more than `worse_latency` × the stable version's. The brain's promotion rule and the
+    executor's own check before a promotion both ask this."""
+    if error_ratio is None or p95_ms is None:
+        return False
+    if error_ratio > slo_error_ratio or p95_ms > slo_p95_ms:
+        return False
+    return not (stable_p95_ms and p95_ms > worse_latency * stable_p95_ms)

@@ -9,6 +9,8 @@ the next reading needs again. The caller says which readings count and feeds it 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 
 class RecentNeeds:
@@ -68,6 +70,19 @@ class HotLoads:
         # The lowest figure seen while the memory lasts is the one to stay under.
         low = min(per_replica, seen[1]) if fresh and seen is not None else per_replica
         self._hot[service] = (now, low)
+
+    def note_diagnosis(
+        self, service: str, now: float, cause: str | None, details: Mapping[str, Any]
+    ) -> None:
+        """Note the hot reading a `load` diagnosis carries (`details.hot_load_per_replica`)."""
+        hot = details.get("hot_load_per_replica")
+        if cause == "load" and isinstance(hot, int | float):
+            self.note(service, now, float(hot))
+
+    def floor_for(self, service: str, now: float, details: Mapping[str, Any]) -> int | None:
+        """`floor` at a diagnosis' projected load (`details.projected_load_rps`)."""
+        load = details.get("projected_load_rps")
+        return self.floor(service, now, float(load) if isinstance(load, int | float) else None)
 
     def readings(self) -> dict[str, tuple[float, float]]:
         """service → (t, load per replica) of its last hot reading (what a store keeps)."""
